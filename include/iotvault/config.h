@@ -1,0 +1,58 @@
+/* The configuration file DIR/iotvault.conf (INI, parsed with libinih). Every
+ * key is documented in README.md; unknown sections and keys are errors so a
+ * typo never silently falls back to a default. Relative paths are relative to
+ * the data directory. */
+#ifndef IOTVAULT_CONFIG_H
+#define IOTVAULT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "iotvault/errors.h"
+
+#define CONFIG_FILE_NAME "iotvault.conf"
+#define CONFIG_MAX_SIZE (64 * 1024)
+#define CONFIG_MAX_VALUE 1024
+
+enum mk_provider_kind { MK_PROVIDER_FILE = 0, MK_PROVIDER_PASSPHRASE, MK_PROVIDER_PKCS11 };
+
+struct config {
+	char *data_dir;
+	/* [storage] */
+	char *db_path;
+	int busy_timeout_ms;
+	/* [master_key] */
+	enum mk_provider_kind mk_provider;
+	char *mk_key_dir;
+	char *passphrase_env;
+	uint64_t kdf_opslimit;
+	size_t kdf_memlimit;
+	char *pkcs11_module;
+	char *pkcs11_token_label;
+	char *pkcs11_pin_env;
+	char *pkcs11_key_label;
+	int rotation_batch_size;
+	/* [tls] */
+	char *tls_certificate;
+	char *tls_private_key;
+	/* [log] */
+	char *log_file;
+	int log_level;
+};
+
+/* Fills CFG with the built-in defaults for DATA_DIR. */
+int config_defaults(struct config *cfg, const char *data_dir) IV_WUR;
+/* Parses TEXT over the values already in CFG. On error, ERR (ERR_LEN bytes)
+ * names the line and the key. */
+int config_parse_string(struct config *cfg, const char *text, char *err, size_t err_len) IV_WUR;
+/* Defaults, then DATA_DIR/iotvault.conf. */
+int config_load(struct config *cfg, const char *data_dir, char *err, size_t err_len) IV_WUR;
+/* Resolves a configured path against the data directory (malloc'd). */
+char *config_path(const struct config *cfg, const char *path);
+/* The text of a configuration file with the given provider settings. */
+char *config_render(const struct config *cfg);
+const char *mk_provider_name(enum mk_provider_kind kind);
+int mk_provider_parse(const char *name, enum mk_provider_kind *out) IV_WUR;
+void config_free(struct config *cfg);
+
+#endif

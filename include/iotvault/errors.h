@@ -1,0 +1,63 @@
+/* The one registry of error codes. Every fallible function returns 0 or one of
+ * these negative codes; each code maps to a machine-readable name, an HTTP
+ * status, a CoAP response code, a TS002 ResultCode and a CLI exit status, so
+ * every front end reports the same failure the same way. */
+#ifndef IOTVAULT_ERRORS_H
+#define IOTVAULT_ERRORS_H
+
+#define IV_WUR __attribute__((warn_unused_result))
+
+/* X(symbol, value, name, http, coap(class*32+detail), ts002, exit, message) */
+#define IV_ERROR_TABLE(X)                                                                 \
+	X(IV_OK, 0, "ok", 200, 69, "Success", 0, "success")                                   \
+	X(IV_ERR_INTERNAL, -1, "internal", 500, 160, "Other", 1, "internal error")            \
+	X(IV_ERR_NOMEM, -2, "out_of_memory", 503, 163, "Other", 1, "out of memory")           \
+	X(IV_ERR_INVALID, -3, "invalid_argument", 400, 128, "MalformedRequest", 2,            \
+	  "invalid argument")                                                                  \
+	X(IV_ERR_USAGE, -4, "usage", 400, 128, "MalformedRequest", 2, "usage error")          \
+	X(IV_ERR_NOT_FOUND, -5, "not_found", 404, 132, "UnknownDevEUI", 3, "not found")       \
+	X(IV_ERR_EXISTS, -6, "already_exists", 409, 140, "Other", 4, "already exists")        \
+	X(IV_ERR_REFUSED, -7, "refused", 409, 140, "Other", 4, "operation refused")           \
+	X(IV_ERR_IO, -8, "io_error", 500, 160, "Other", 1, "input/output error")              \
+	X(IV_ERR_STORE, -9, "store_error", 500, 160, "Other", 1, "storage error")             \
+	X(IV_ERR_BUSY, -10, "busy", 503, 163, "Other", 1, "storage busy, try again")          \
+	X(IV_ERR_CRYPTO, -11, "crypto_error", 500, 160, "Other", 1, "cryptographic failure")  \
+	X(IV_ERR_AUTH_TAG, -12, "integrity_failure", 500, 160, "Other", 5,                    \
+	  "authentication tag mismatch: data was modified, moved or the wrong key was used")  \
+	X(IV_ERR_PERMISSIONS, -13, "insecure_permissions", 500, 160, "Other", 6,               \
+	  "file or directory is accessible to other users")                                   \
+	X(IV_ERR_CONFIG, -14, "config_error", 500, 160, "Other", 2, "configuration error")    \
+	X(IV_ERR_MASTER_KEY, -15, "master_key_unavailable", 503, 163, "Other", 6,             \
+	  "master key unavailable or wrong")                                                   \
+	X(IV_ERR_AUDIT, -16, "audit_failed", 503, 163, "Other", 1,                             \
+	  "audit record could not be written; action not taken")                              \
+	X(IV_ERR_AUDIT_CHAIN, -17, "audit_chain_broken", 500, 160, "Other", 5,                \
+	  "audit log verification failed")                                                    \
+	X(IV_ERR_TOO_LARGE, -18, "too_large", 413, 141, "MalformedRequest", 2,                \
+	  "input too large")                                                                   \
+	X(IV_ERR_TRUNCATED, -19, "truncated", 400, 128, "MalformedRequest", 2,                \
+	  "input shorter than its format requires")                                            \
+	X(IV_ERR_HSM, -20, "hsm_error", 503, 163, "Other", 6, "PKCS#11 token error")          \
+	X(IV_ERR_WEAK_KEY, -21, "weak_key", 422, 128, "MalformedRequest", 4,                  \
+	  "key rejected as weak")                                                              \
+	X(IV_ERR_SCHEMA, -22, "schema_too_new", 500, 160, "Other", 1,                          \
+	  "database schema is newer than this program")
+
+enum iv_error {
+#define IV_ERR_ENUM(sym, val, name, http, coap, ts002, exitc, msg) sym = (val),
+	IV_ERROR_TABLE(IV_ERR_ENUM)
+#undef IV_ERR_ENUM
+};
+
+/* Machine-readable name, e.g. "not_found". Unknown codes map to "internal". */
+const char *iv_error_name(int code);
+/* Human-readable, static text; never contains data from the request. */
+const char *iv_error_message(int code);
+int iv_error_http_status(int code);
+/* CoAP code as class*32+detail, e.g. 4.04 -> 132 */
+int iv_error_coap_code(int code);
+const char *iv_error_ts002_result(int code);
+/* Process exit status for the command line (documented in README). */
+int iv_error_exit_status(int code);
+
+#endif

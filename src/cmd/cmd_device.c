@@ -1,0 +1,379 @@
+/* `iotvault device add|list|show|delete`. */
+#include "cmd/cli.h"
+#include "iotvault/device.h"
+#include "iotvault/hex.h"
+
+#include <getopt.h>
+#include <limits.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"iotvault device add --data DIR --tenant T --type lorawan --dev-eui HEX --join-eui HEX\n"
+	"         [--mac-version 1.0.0|1.0.1|1.0.2|1.0.3|1.0.4|1.1] [--app-key SRC] [--nwk-key SRC]\n"
+	"         [--name NAME] [--tags a,b]\n"
+	"       iotvault device add --data DIR --tenant T --type lwm2m --endpoint EP\n"
+	"         [--psk-identity ID] [--psk SRC] [--psk-len N] [--name NAME] [--tags a,b]\n"
+	"       iotvault device list --data DIR --tenant T [--after ID] [--limit N] [--json]\n"
+	"       iotvault device show --data DIR --tenant T (--id N | --dev-eui HEX | --endpoint EP)\n"
+	"         [--reveal] [--json]\n"
+	"       iotvault device delete --data DIR --tenant T (--id N | --dev-eui HEX | --endpoint EP)\n"
+	"\n"
+	"SRC is generate (default), env:NAME, file:PATH or - (standard input); keys are\n"
+	"never accepted literally on the command line. --reveal writes an audit record\n"
+	"for each key before printing it.";
+
+enum {
+	OPT_DATA = 1, OPT_TENANT, OPT_TYPE, OPT_DEV_EUI, OPT_JOIN_EUI, OPT_MAC, OPT_APP_KEY,
+	OPT_NWK_KEY, OPT_NAME, OPT_TAGS, OPT_ENDPOINT, OPT_PSK_ID, OPT_PSK, OPT_PSK_LEN, OPT_AFTER,
+	OPT_LIMIT, OPT_JSON, OPT_ID, OPT_REVEAL, OPT_HELP
+};
+
+static const struct option options[] = {
+	{"data", required_argument, NULL, OPT_DATA},
+	{"tenant", required_argument, NULL, OPT_TENANT},
+	{"type", required_argument, NULL, OPT_TYPE},
+	{"dev-eui", required_argument, NULL, OPT_DEV_EUI},
+	{"join-eui", required_argument, NULL, OPT_JOIN_EUI},
+	{"mac-version", required_argument, NULL, OPT_MAC},
+	{"app-key", required_argument, NULL, OPT_APP_KEY},
+	{"nwk-key", required_argument, NULL, OPT_NWK_KEY},
+	{"name", required_argument, NULL, OPT_NAME},
+	{"tags", required_argument, NULL, OPT_TAGS},
+	{"endpoint", required_argument, NULL, OPT_ENDPOINT},
+	{"psk-identity", required_argument, NULL, OPT_PSK_ID},
+	{"psk", required_argument, NULL, OPT_PSK},
+	{"psk-len", required_argument, NULL, OPT_PSK_LEN},
+	{"after", required_argument, NULL, OPT_AFTER},
+	{"limit", required_argument, NULL, OPT_LIMIT},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"id", required_argument, NULL, OPT_ID},
+	{"reveal", no_argument, NULL, OPT_REVEAL},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+struct device_opts {
+	const char *data, *tenant, *type, *dev_eui, *join_eui, *mac, *app_key, *nwk_key, *name, *tags;
+	const char *endpoint, *psk_id, *psk, *id;
+	long psk_len, after, limit;
+	int json, reveal, help;
+};
+
+static int parse(int argc, char **argv, struct device_opts *o)
+{
+	int c;
+	memset(o, 0, sizeof(*o));
+	o->psk_len = DEVICE_PSK_DEFAULT;
+	o->limit = 100;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_DATA: o->data = optarg; break;
+		case OPT_TENANT: o->tenant = optarg; break;
+		case OPT_TYPE: o->type = optarg; break;
+		case OPT_DEV_EUI: o->dev_eui = optarg; break;
+		case OPT_JOIN_EUI: o->join_eui = optarg; break;
+		case OPT_MAC: o->mac = optarg; break;
+		case OPT_APP_KEY: o->app_key = optarg; break;
+		case OPT_NWK_KEY: o->nwk_key = optarg; break;
+		case OPT_NAME: o->name = optarg; break;
+		case OPT_TAGS: o->tags = optarg; break;
+		case OPT_ENDPOINT: o->endpoint = optarg; break;
+		case OPT_PSK_ID: o->psk_id = optarg; break;
+		case OPT_PSK: o->psk = optarg; break;
+		case OPT_PSK_LEN:
+			if (cli_parse_int(optarg, DEVICE_PSK_MIN, DEVICE_PSK_MAX, &o->psk_len))
+				return IV_ERR_USAGE;
+			break;
+		case OPT_AFTER:
+			if (cli_parse_int(optarg, 0, LONG_MAX, &o->after))
+				return IV_ERR_USAGE;
+			break;
+		case OPT_LIMIT:
+			if (cli_parse_int(optarg, 1, 10000, &o->limit))
+				return IV_ERR_USAGE;
+			break;
+		case OPT_JSON: o->json = 1; break;
+		case OPT_ID: o->id = optarg; break;
+		case OPT_REVEAL: o->reveal = 1; break;
+		case OPT_HELP: o->help = 1; break;
+		default: return IV_ERR_USAGE;
+		}
+	}
+	return optind == argc ? 0 : IV_ERR_USAGE;
+}
+
+static json_t *device_json(const struct device_record *d, const char *tenant)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "id", json_integer(d->id));
+	json_object_set_new(o, "tenant", json_string(tenant));
+	json_object_set_new(o, "type", json_string(d->kind));
+	json_object_set_new(o, "name", json_string(d->name));
+	json_object_set_new(o, "tags", json_string(d->tags));
+	if (strcmp(d->kind, "lorawan") == 0) {
+		json_object_set_new(o, "dev_eui", json_string(d->dev_eui));
+		json_object_set_new(o, "join_eui", json_string(d->join_eui));
+		json_object_set_new(o, "mac_version", json_string(d->mac_version));
+	} else {
+		json_object_set_new(o, "endpoint", json_string(d->endpoint));
+		json_object_set_new(o, "psk_identity", json_string(d->psk_identity));
+	}
+	json_object_set_new(o, "created_at_ms", json_integer(d->created_at));
+	return o;
+}
+
+static void print_device(const struct device_record *d, const char *tenant)
+{
+	printf("id: %lld\ntenant: %s\ntype: %s\nname: %s\ntags: %s\n", (long long)d->id, tenant,
+	       d->kind, d->name, d->tags);
+	if (strcmp(d->kind, "lorawan") == 0)
+		printf("dev_eui: %s\njoin_eui: %s\nmac_version: %s\n", d->dev_eui, d->join_eui,
+		       d->mac_version);
+	else
+		printf("endpoint: %s\npsk_identity: %s\n", d->endpoint, d->psk_identity);
+}
+
+static int do_add(struct app *app, const struct device_opts *o, int64_t tenant_id,
+		  const char *tenant)
+{
+	struct device_input in = {0};
+	struct device_record dev;
+	char err[256] = "";
+	int r, status;
+	int lorawan = o->type && strcmp(o->type, "lorawan") == 0;
+	int lwm2m = o->type && strcmp(o->type, "lwm2m") == 0;
+
+	in.kind = o->type;
+	in.name = o->name;
+	in.tags = o->tags;
+	in.dev_eui = o->dev_eui;
+	in.join_eui = o->join_eui;
+	in.mac_version = o->mac;
+	in.endpoint = o->endpoint;
+	in.psk_identity = o->psk_id;
+	/* read keys only for options that apply; validation reports the rest */
+	if (lorawan) {
+		int v11 = o->mac && strcmp(o->mac, "1.1") == 0;
+		if ((r = key_source_read(o->app_key, AES128_KEY_LEN, AES128_KEY_LEN, &in.app_key, err,
+					 sizeof(err))) != 0) {
+			status = cli_error(r, "app-key: %s", err);
+			goto out;
+		}
+		if ((v11 || o->nwk_key) &&
+		    (r = key_source_read(o->nwk_key, AES128_KEY_LEN, AES128_KEY_LEN, &in.nwk_key, err,
+					 sizeof(err))) != 0) {
+			status = cli_error(r, "nwk-key: %s", err);
+			goto out;
+		}
+		if (o->psk) {
+			status = cli_error(IV_ERR_INVALID, "psk: only for lwm2m devices");
+			goto out;
+		}
+	} else if (lwm2m) {
+		if ((r = key_source_read(o->psk, (size_t)o->psk_len, 0, &in.psk, err, sizeof(err))) != 0) {
+			status = cli_error(r, "psk: %s", err);
+			goto out;
+		}
+		if (o->app_key || o->nwk_key) {
+			status = cli_error(IV_ERR_INVALID, "app-key, nwk-key: only for lorawan devices");
+			goto out;
+		}
+	}
+	r = device_create(app->v, &app->actor, tenant_id, &in, &dev, err, sizeof(err));
+	if (r != 0) {
+		status = cli_error(r, "%s", err[0] ? err : iv_error_message(r));
+		goto out;
+	}
+	if (o->json) {
+		json_t *j = device_json(&dev, tenant);
+		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(j);
+	} else
+		print_device(&dev, tenant);
+	/* success */
+	status = 0;
+out:
+	secbuf_free(in.app_key);
+	secbuf_free(in.nwk_key);
+	secbuf_free(in.psk);
+	return status;
+}
+
+struct list_ctx {
+	const char *tenant;
+	json_t *array;
+	int64_t last_id;
+	long count;
+};
+
+static int list_one(void *ctx, const struct device_record *d)
+{
+	struct list_ctx *lc = ctx;
+	lc->last_id = d->id;
+	lc->count++;
+	if (lc->array)
+		json_array_append_new(lc->array, device_json(d, lc->tenant));
+	else
+		printf("%lld\t%s\t%s\t%s\n", (long long)d->id, d->kind,
+		       d->dev_eui[0] ? d->dev_eui : d->endpoint, d->name);
+	return 0;
+}
+
+static int do_list(struct app *app, const struct device_opts *o, int64_t tenant_id,
+		   const char *tenant)
+{
+	struct list_ctx lc = {tenant, o->json ? json_array() : NULL, 0, 0};
+	int r = app->st->ops->device_list(app->st, tenant_id, o->after, (int)o->limit, list_one, &lc);
+	if (r != 0) {
+		json_decref(lc.array);
+		return cli_error(r, "listing devices: %s", iv_error_message(r));
+	}
+	if (lc.array) {
+		json_t *page = json_object();
+		json_object_set_new(page, "devices", lc.array);
+		/* cursor for the next page, absent on the last one */
+		if (lc.count == o->limit)
+			json_object_set_new(page, "next_after", json_integer(lc.last_id));
+		json_dumpf(page, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(page);
+	} else if (lc.count == o->limit)
+		fprintf(stderr, "more devices: --after %lld\n", (long long)lc.last_id);
+	return 0;
+}
+
+static int do_show(struct app *app, const struct device_opts *o, int64_t tenant_id,
+		   const char *tenant, int delete)
+{
+	struct device_selector sel;
+	struct device_record dev;
+	struct secret_record *sec = NULL;
+	char eui[17];
+	const char *const *fields;
+	json_t *j = NULL;
+	int r, status;
+
+	if ((r = device_selector_parse(o->id, o->dev_eui, o->endpoint, &sel, eui)) != 0)
+		return r == IV_ERR_USAGE
+			       ? cli_error(r, "name the device with exactly one of --id, --dev-eui, "
+					      "--endpoint")
+			       : cli_error(r, "malformed device identifier");
+	r = app->st->ops->device_get(app->st, tenant_id, &sel, &dev);
+	if (r != 0)
+		return r == IV_ERR_NOT_FOUND ? cli_error(r, "device not found in tenant '%s'", tenant)
+					     : cli_error(r, "%s", iv_error_message(r));
+	if (delete) {
+		if ((r = device_delete(app->v, &app->actor, &dev)) != 0)
+			return cli_error(r, "delete: %s", iv_error_message(r));
+		printf("deleted device %lld\n", (long long)dev.id);
+		return 0;
+	}
+	if ((sec = malloc(sizeof(*sec))) == NULL)
+		return cli_error(IV_ERR_NOMEM, "out of memory");
+	if (o->json)
+		j = device_json(&dev, tenant);
+	else
+		print_device(&dev, tenant);
+	fields = device_key_fields(&dev);
+	for (size_t i = 0; fields[i] != NULL; i++) {
+		struct secret_ref ref = {tenant_id, "device", dev.id, fields[i]};
+		char text[2 * DEVICE_PSK_MAX + 64];
+		struct secbuf *key = NULL;
+
+		r = app->st->ops->secret_get(app->st, "device", dev.id, fields[i], sec);
+		if (r != 0) {
+			status = cli_error(r, "%s: %s", fields[i], iv_error_message(r));
+			goto out;
+		}
+		if (o->reveal) {
+			if ((r = vault_reveal(app->v, &app->actor, &ref, &key)) != 0) {
+				status = cli_error(r, "%s: %s", fields[i], iv_error_message(r));
+				goto out;
+			}
+			if (key->len > DEVICE_PSK_MAX + 16) {
+				secbuf_free(key);
+				status = cli_error(IV_ERR_INTERNAL, "%s: unexpected length", fields[i]);
+				goto out;
+			}
+			hex_encode_upper(key->data, key->len, text);
+			secbuf_free(key);
+		} else
+			snprintf(text, sizeof(text), "sealed (master key v%u)", sec->mk_version);
+		if (j)
+			json_object_set_new(j, fields[i], json_string(text));
+		else
+			printf("%s: %s\n", fields[i], text);
+		secmem_wipe(text, sizeof(text));
+	}
+	if (j) {
+		char *dump = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+		if (dump) {
+			puts(dump);
+			secmem_wipe(dump, strlen(dump));
+			free(dump);
+		}
+	}
+	/* success */
+	status = 0;
+out:
+	if (j) {
+		/* jansson's copies of revealed keys: overwrite before release */
+		const char *const *f = fields;
+		for (size_t i = 0; f && f[i]; i++) {
+			json_t *s = json_object_get(j, f[i]);
+			if (s && json_is_string(s))
+				secmem_wipe((char *)json_string_value(s), json_string_length(s));
+		}
+		json_decref(j);
+	}
+	fflush(stdout);
+	free(sec);
+	return status;
+}
+
+int cmd_device(int argc, char **argv)
+{
+	struct device_opts o;
+	struct app app;
+	struct tenant t;
+	const char *sub = argc > 1 ? argv[1] : NULL;
+	int status;
+
+	if (sub == NULL)
+		return cli_usage(usage);
+	if (strcmp(sub, "--help") == 0 || strcmp(sub, "help") == 0) {
+		printf("usage: %s\n", usage);
+		return 0;
+	}
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0 &&
+	    strcmp(sub, "delete") != 0) {
+		cli_error(IV_ERR_USAGE, "unknown device subcommand '%s'", sub);
+		return cli_usage(usage);
+	}
+	if (parse(argc - 1, argv + 1, &o) != 0)
+		return cli_usage(usage);
+	if (o.help) {
+		printf("usage: %s\n", usage);
+		return 0;
+	}
+	if (o.tenant == NULL)
+		return cli_error(IV_ERR_USAGE, "--tenant NAME is required");
+	if ((status = app_open(&app, cli_data_dir(o.data))) != 0)
+		return status;
+	if ((status = cli_tenant(&app, o.tenant, &t)) != 0)
+		goto out;
+	if (strcmp(sub, "add") == 0)
+		status = do_add(&app, &o, t.id, t.name);
+	else if (strcmp(sub, "list") == 0)
+		status = do_list(&app, &o, t.id, t.name);
+	else
+		status = do_show(&app, &o, t.id, t.name, strcmp(sub, "delete") == 0);
+out:
+	app_close(&app);
+	return status;
+}

@@ -1,0 +1,321 @@
+/* INI configuration: defaults, parsing (libinih), rendering for `init`. */
+#include "iotvault/config.h"
+#include "iotvault/log.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int set_str(char **slot, const char *value)
+{
+	char *copy = strdup(value);
+	if (copy == NULL)
+		return IV_ERR_NOMEM;
+	free(*slot);
+	*slot = copy;
+	return 0;
+}
+
+int config_defaults(struct config *cfg, const char *data_dir)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->busy_timeout_ms = 10000;
+	cfg->mk_provider = MK_PROVIDER_FILE;
+	cfg->kdf_opslimit = 3;
+	cfg->kdf_memlimit = 256u * 1024u * 1024u;
+	cfg->rotation_batch_size = 500;
+	cfg->log_level = LOG_LEVEL_INFO;
+	if (set_str(&cfg->data_dir, data_dir) || set_str(&cfg->db_path, "iotvault.db") ||
+	    set_str(&cfg->mk_key_dir, "keys") || set_str(&cfg->passphrase_env, "IOTVAULT_PASSPHRASE") ||
+	    set_str(&cfg->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so") ||
+	    set_str(&cfg->pkcs11_token_label, "iotvault") ||
+	    set_str(&cfg->pkcs11_pin_env, "IOTVAULT_PKCS11_PIN") ||
+	    set_str(&cfg->pkcs11_key_label, "iotvault-master") ||
+	    set_str(&cfg->tls_certificate, "tls/cert.pem") ||
+	    set_str(&cfg->tls_private_key, "tls/key.pem") || set_str(&cfg->log_file, "iotvault.log")) {
+		config_free(cfg);
+		return IV_ERR_NOMEM;
+	}
+	return 0;
+}
+
+const char *mk_provider_name(enum mk_provider_kind kind)
+{
+	switch (kind) {
+	case MK_PROVIDER_FILE: return "file";
+	case MK_PROVIDER_PASSPHRASE: return "passphrase";
+	case MK_PROVIDER_PKCS11: return "pkcs11";
+	}
+	return "unknown";
+}
+
+int mk_provider_parse(const char *name, enum mk_provider_kind *out)
+{
+	if (strcmp(name, "file") == 0)
+		*out = MK_PROVIDER_FILE;
+	else if (strcmp(name, "passphrase") == 0)
+		*out = MK_PROVIDER_PASSPHRASE;
+	else if (strcmp(name, "pkcs11") == 0)
+		*out = MK_PROVIDER_PKCS11;
+	else
+		return IV_ERR_INVALID;
+	return 0;
+}
+
+static int parse_long(const char *value, long min, long max, long *out)
+{
+	char *end;
+	long v;
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno || end == value || *end != '\0' || v < min || v > max)
+		return IV_ERR_INVALID;
+	*out = v;
+	return 0;
+}
+
+struct parse_state {
+	struct config *cfg;
+	char *err;
+	size_t err_len;
+	int failed;
+};
+
+enum value_kind { V_STR, V_INT, V_PROVIDER, V_LOGLEVEL, V_MEMLIMIT, V_OPSLIMIT };
+
+struct key_spec {
+	const char *section;
+	const char *name;
+	enum value_kind kind;
+	size_t offset;
+	long min, max;
+};
+
+#define OFF(field) offsetof(struct config, field)
+static const struct key_spec key_specs[] = {
+	{"storage", "path", V_STR, OFF(db_path), 0, 0},
+	{"storage", "busy_timeout_ms", V_INT, OFF(busy_timeout_ms), 0, 600000},
+	{"master_key", "provider", V_PROVIDER, OFF(mk_provider), 0, 0},
+	{"master_key", "key_dir", V_STR, OFF(mk_key_dir), 0, 0},
+	{"master_key", "passphrase_env", V_STR, OFF(passphrase_env), 0, 0},
+	{"master_key", "kdf_opslimit", V_OPSLIMIT, OFF(kdf_opslimit), 1, 20},
+	{"master_key", "kdf_memlimit_mib", V_MEMLIMIT, OFF(kdf_memlimit), 8, 4096},
+	{"master_key", "pkcs11_module", V_STR, OFF(pkcs11_module), 0, 0},
+	{"master_key", "pkcs11_token_label", V_STR, OFF(pkcs11_token_label), 0, 0},
+	{"master_key", "pkcs11_pin_env", V_STR, OFF(pkcs11_pin_env), 0, 0},
+	{"master_key", "pkcs11_key_label", V_STR, OFF(pkcs11_key_label), 0, 0},
+	{"master_key", "rotation_batch_size", V_INT, OFF(rotation_batch_size), 1, 100000},
+	{"tls", "certificate", V_STR, OFF(tls_certificate), 0, 0},
+	{"tls", "private_key", V_STR, OFF(tls_private_key), 0, 0},
+	{"log", "file", V_STR, OFF(log_file), 0, 0},
+	{"log", "level", V_LOGLEVEL, OFF(log_level), 0, 0},
+};
+
+static int fail(struct parse_state *st, int lineno, const char *section, const char *name,
+		const char *why)
+{
+	/* never echo the value: a misplaced secret must not reach a log */
+	snprintf(st->err, st->err_len, "line %d: [%s] %s: %s", lineno, section, name, why);
+	st->failed = 1;
+	return 0;
+}
+
+static int handle_key(void *user, const char *section, const char *name, const char *value,
+		      int lineno)
+{
+	struct parse_state *st = user;
+	char *base = (char *)st->cfg;
+	long v;
+
+	if (st->failed)
+		return 0;
+	if (name == NULL) /* a section header on its own */
+		return 1;
+	if (strlen(value) > CONFIG_MAX_VALUE)
+		return fail(st, lineno, section, name, "value too long");
+	for (size_t i = 0; i < sizeof(key_specs) / sizeof(key_specs[0]); i++) {
+		const struct key_spec *ks = &key_specs[i];
+		if (strcmp(ks->section, section) != 0 || strcmp(ks->name, name) != 0)
+			continue;
+		switch (ks->kind) {
+		case V_STR:
+			if (value[0] == '\0')
+				return fail(st, lineno, section, name, "must not be empty");
+			if (set_str((char **)(base + ks->offset), value))
+				return fail(st, lineno, section, name, "out of memory");
+			return 1;
+		case V_INT:
+			if (parse_long(value, ks->min, ks->max, &v))
+				return fail(st, lineno, section, name, "not an integer in range");
+			*(int *)(base + ks->offset) = (int)v;
+			return 1;
+		case V_OPSLIMIT:
+			if (parse_long(value, ks->min, ks->max, &v))
+				return fail(st, lineno, section, name, "not an integer in range");
+			*(uint64_t *)(base + ks->offset) = (uint64_t)v;
+			return 1;
+		case V_MEMLIMIT:
+			if (parse_long(value, ks->min, ks->max, &v))
+				return fail(st, lineno, section, name, "not an integer in range");
+			*(size_t *)(base + ks->offset) = (size_t)v * 1024u * 1024u;
+			return 1;
+		case V_PROVIDER:
+			if (mk_provider_parse(value, (enum mk_provider_kind *)(base + ks->offset)))
+				return fail(st, lineno, section, name,
+					    "must be one of file, passphrase, pkcs11");
+			return 1;
+		case V_LOGLEVEL:
+			if ((v = log_level_parse(value)) < 0)
+				return fail(st, lineno, section, name,
+					    "must be one of debug, info, warning, error");
+			*(int *)(base + ks->offset) = (int)v;
+			return 1;
+		}
+	}
+	return fail(st, lineno, section, name, "unknown key");
+}
+
+static int ini_handler_cb(void *user, const char *section, const char *name, const char *value)
+{
+	/* libinih without INI_HANDLER_LINENO does not pass line numbers; it returns
+	 * the failing line from ini_parse_string, which we report instead. */
+	return handle_key(user, section, name, value, 0);
+}
+
+int config_parse_string(struct config *cfg, const char *text, char *err, size_t err_len)
+{
+	struct parse_state st = {cfg, err, err_len, 0};
+	int line;
+
+	if (err_len)
+		err[0] = '\0';
+	if (strlen(text) > CONFIG_MAX_SIZE) {
+		snprintf(err, err_len, "configuration larger than %d bytes", CONFIG_MAX_SIZE);
+		return IV_ERR_TOO_LARGE;
+	}
+	line = ini_parse_string(text, ini_handler_cb, &st);
+	if (line != 0 || st.failed) {
+		if (st.failed && line > 0) {
+			/* replace the placeholder line number from the handler */
+			char tail[256];
+			const char *p = strchr(err, ':');
+			snprintf(tail, sizeof(tail), "%s", p ? p + 1 : "");
+			snprintf(err, err_len, "line %d:%s", line, tail);
+		} else if (!st.failed) {
+			snprintf(err, err_len, "line %d: syntax error", line);
+		}
+		return IV_ERR_CONFIG;
+	}
+	return 0;
+}
+
+int config_load(struct config *cfg, const char *data_dir, char *err, size_t err_len)
+{
+	char path[PATH_MAX];
+	FILE *f = NULL;
+	char *text = NULL;
+	size_t n;
+	struct stat stbuf;
+	int r;
+
+	if ((r = config_defaults(cfg, data_dir)) != 0)
+		return r;
+	snprintf(path, sizeof(path), "%s/%s", data_dir, CONFIG_FILE_NAME);
+	f = fopen(path, "re");
+	if (f == NULL) {
+		snprintf(err, err_len, "cannot open %s: %s", path, strerror(errno));
+		r = errno == ENOENT ? IV_ERR_NOT_FOUND : IV_ERR_IO;
+		goto out;
+	}
+	if (fstat(fileno(f), &stbuf) != 0 || stbuf.st_size > CONFIG_MAX_SIZE) {
+		snprintf(err, err_len, "%s: larger than %d bytes", path, CONFIG_MAX_SIZE);
+		r = IV_ERR_TOO_LARGE;
+		goto out;
+	}
+	text = calloc(1, (size_t)stbuf.st_size + 1);
+	if (text == NULL) {
+		r = IV_ERR_NOMEM;
+		goto out;
+	}
+	n = fread(text, 1, (size_t)stbuf.st_size, f);
+	text[n] = '\0';
+	if ((r = config_parse_string(cfg, text, err, err_len)) != 0)
+		goto out;
+	/* success */
+	r = 0;
+out:
+	if (f)
+		fclose(f);
+	free(text);
+	if (r)
+		config_free(cfg);
+	return r;
+}
+
+char *config_path(const struct config *cfg, const char *path)
+{
+	char *out = NULL;
+	if (path[0] == '/')
+		return strdup(path);
+	if (asprintf(&out, "%s/%s", cfg->data_dir, path) < 0)
+		return NULL;
+	return out;
+}
+
+char *config_render(const struct config *cfg)
+{
+	char *out = NULL;
+	static const char *const levels[] = {"debug", "info", "warning", "error"};
+	int n = asprintf(&out,
+		"# iotvault configuration. Every key is described in README.md.\n"
+		"# Relative paths are relative to this directory.\n\n"
+		"[storage]\n"
+		"path = %s\n"
+		"busy_timeout_ms = %d\n\n"
+		"[master_key]\n"
+		"# file | passphrase | pkcs11\n"
+		"provider = %s\n"
+		"key_dir = %s\n"
+		"passphrase_env = %s\n"
+		"kdf_opslimit = %llu\n"
+		"kdf_memlimit_mib = %zu\n"
+		"pkcs11_module = %s\n"
+		"pkcs11_token_label = %s\n"
+		"pkcs11_pin_env = %s\n"
+		"pkcs11_key_label = %s\n"
+		"rotation_batch_size = %d\n\n"
+		"[tls]\n"
+		"certificate = %s\n"
+		"private_key = %s\n\n"
+		"[log]\n"
+		"file = %s\n"
+		"level = %s\n",
+		cfg->db_path, cfg->busy_timeout_ms, mk_provider_name(cfg->mk_provider),
+		cfg->mk_key_dir, cfg->passphrase_env, (unsigned long long)cfg->kdf_opslimit,
+		cfg->kdf_memlimit / (1024u * 1024u), cfg->pkcs11_module, cfg->pkcs11_token_label,
+		cfg->pkcs11_pin_env, cfg->pkcs11_key_label, cfg->rotation_batch_size,
+		cfg->tls_certificate, cfg->tls_private_key, cfg->log_file, levels[cfg->log_level & 3]);
+	return n < 0 ? NULL : out;
+}
+
+void config_free(struct config *cfg)
+{
+	if (cfg == NULL)
+		return;
+	free(cfg->data_dir);
+	free(cfg->db_path);
+	free(cfg->mk_key_dir);
+	free(cfg->passphrase_env);
+	free(cfg->pkcs11_module);
+	free(cfg->pkcs11_token_label);
+	free(cfg->pkcs11_pin_env);
+	free(cfg->pkcs11_key_label);
+	free(cfg->tls_certificate);
+	free(cfg->tls_private_key);
+	free(cfg->log_file);
+	memset(cfg, 0, sizeof(*cfg));
+}
