@@ -12,7 +12,9 @@
 
 #define CONFIG_FILE_NAME "iotvault.conf"
 #define CONFIG_MAX_SIZE (64 * 1024)
-#define CONFIG_MAX_VALUE 1024
+/* libinih (Debian build) reads at most 199 characters per line */
+#define CONFIG_MAX_LINE 199
+#define CONFIG_MAX_VALUE 160
 
 enum mk_provider_kind { MK_PROVIDER_FILE = 0, MK_PROVIDER_PASSPHRASE, MK_PROVIDER_PKCS11 };
 
@@ -42,14 +44,19 @@ struct config {
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */
 int config_defaults(struct config *cfg, const char *data_dir) IV_WUR;
-/* Parses TEXT over the values already in CFG. On error, ERR (ERR_LEN bytes)
- * names the line and the key. */
+/* Parses TEXT over the values already in CFG. On error, ERR (ERR_LEN bytes,
+ * may be NULL) names the line and the key, never the value, and CFG is left
+ * partly updated: the caller discards it. */
 int config_parse_string(struct config *cfg, const char *text, char *err, size_t err_len) IV_WUR;
 /* Defaults, then DATA_DIR/iotvault.conf. */
 int config_load(struct config *cfg, const char *data_dir, char *err, size_t err_len) IV_WUR;
 /* Resolves a configured path against the data directory (malloc'd). */
 char *config_path(const struct config *cfg, const char *path);
-/* The text of a configuration file with the given provider settings. */
+/* A string value that renders and parses back unchanged: 1..CONFIG_MAX_VALUE
+ * characters, no control characters, ';' or '#', no leading/trailing space. */
+int config_value_ok(const char *value);
+/* The text of a configuration file with CFG's values; NULL when a value
+ * would not read back unchanged (see config_value_ok) or out of memory. */
 char *config_render(const struct config *cfg);
 const char *mk_provider_name(enum mk_provider_kind kind);
 int mk_provider_parse(const char *name, enum mk_provider_kind *out) IV_WUR;

@@ -163,8 +163,13 @@ int cmd_init(int argc, char **argv)
 		status = cli_error(IV_ERR_IO, "cannot create the log file");
 		goto out;
 	}
-	if ((text = config_render(&cfg)) == NULL ||
-	    (r = write_text_file(data_dir, CONFIG_FILE_NAME, text)) != 0) {
+	if ((text = config_render(&cfg)) == NULL) {
+		status = cli_error(IV_ERR_INVALID, "option values must be 1-%d characters without "
+						   "control characters, ';', '#' or edge spaces",
+				   CONFIG_MAX_VALUE);
+		goto out;
+	}
+	if ((r = write_text_file(data_dir, CONFIG_FILE_NAME, text)) != 0) {
 		status = cli_error(IV_ERR_IO, "cannot write the configuration");
 		goto out;
 	}

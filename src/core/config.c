@@ -135,8 +135,6 @@ static int handle_key(void *user, const char *section, const char *name, const c
 		return 0;
 	if (name == NULL) /* a section header on its own */
 		return 1;
-	if (strlen(value) > CONFIG_MAX_VALUE)
-		return fail(st, lineno, section, name, "value too long");
 	for (size_t i = 0; i < sizeof(key_specs) / sizeof(key_specs[0]); i++) {
 		const struct key_spec *ks = &key_specs[i];
 		if (strcmp(ks->section, section) != 0 || strcmp(ks->name, name) != 0)
@@ -186,16 +184,53 @@ static int ini_handler_cb(void *user, const char *section, const char *name, con
 	return handle_key(user, section, name, value, 0);
 }
 
+/* libinih reads lines into a fixed buffer and would split a longer line into
+ * two (a silently different value): such lines are refused up front. */
+static int find_long_line(const char *text)
+{
+	int line = 1;
+	size_t len = 0;
+	for (const char *p = text; *p; p++) {
+		if (*p == '\n') {
+			line++;
+			len = 0;
+		} else if (++len > CONFIG_MAX_LINE)
+			return line;
+	}
+	return 0;
+}
+
+int config_value_ok(const char *value)
+{
+	size_t n = strlen(value);
+	if (n == 0 || n > CONFIG_MAX_VALUE || value[0] == ' ' || value[n - 1] == ' ')
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f || value[i] == ';' ||
+		    value[i] == '#')
+			return 0;
+	return 1;
+}
+
 int config_parse_string(struct config *cfg, const char *text, char *err, size_t err_len)
 {
-	struct parse_state st = {cfg, err, err_len, 0};
+	char scratch[1];
+	struct parse_state st;
 	int line;
 
-	if (err_len)
-		err[0] = '\0';
+	if (err == NULL || err_len == 0) {
+		err = scratch;
+		err_len = sizeof(scratch);
+	}
+	st = (struct parse_state){cfg, err, err_len, 0};
+	err[0] = '\0';
 	if (strlen(text) > CONFIG_MAX_SIZE) {
 		snprintf(err, err_len, "configuration larger than %d bytes", CONFIG_MAX_SIZE);
 		return IV_ERR_TOO_LARGE;
+	}
+	if ((line = find_long_line(text)) != 0) {
+		snprintf(err, err_len, "line %d: longer than %d characters", line, CONFIG_MAX_LINE);
+		return IV_ERR_CONFIG;
 	}
 	line = ini_parse_string(text, ini_handler_cb, &st);
 	if (line != 0 || st.failed) {
@@ -270,7 +305,17 @@ char *config_render(const struct config *cfg)
 {
 	char *out = NULL;
 	static const char *const levels[] = {"debug", "info", "warning", "error"};
-	int n = asprintf(&out,
+	const char *const values[] = {cfg->db_path, cfg->mk_key_dir, cfg->passphrase_env,
+				      cfg->pkcs11_module, cfg->pkcs11_token_label, cfg->pkcs11_pin_env,
+				      cfg->pkcs11_key_label, cfg->tls_certificate,
+				      cfg->tls_private_key, cfg->log_file};
+	int n;
+
+	/* what is written must read back as the same value */
+	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
+		if (!config_value_ok(values[i]))
+			return NULL;
+	n = asprintf(&out,
 		"# iotvault configuration. Every key is described in README.md.\n"
 		"# Relative paths are relative to this directory.\n\n"
 		"[storage]\n"
