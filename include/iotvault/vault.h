@@ -53,6 +53,14 @@ void vault_free(struct vault *v);
  * (insert or replace). Run inside the caller's transaction. */
 int vault_seal(struct vault *v, const struct secret_ref *ref, const uint8_t *plaintext,
 	       size_t len) IV_WUR;
+/* The envelope alone, without the store: seal PLAINTEXT for REF into REC, and
+ * open REC (which must have been sealed for the same REF) into *OUT. Used by
+ * vault_seal/vault_reveal and by bench/vault; not an unaudited way around
+ * vault_reveal for callers outside the vault and its protocol operations. */
+int vault_envelope_seal(struct vault *v, const struct secret_ref *ref, const uint8_t *plaintext,
+			size_t len, struct secret_record *rec) IV_WUR;
+int vault_envelope_open(struct vault *v, const struct secret_ref *ref,
+			const struct secret_record *rec, struct secbuf **out) IV_WUR;
 /* 0 when a secret exists for REF, IV_ERR_NOT_FOUND otherwise. */
 int vault_secret_exists(struct vault *v, const struct secret_ref *ref) IV_WUR;
 /* Audited reveal: writes the audit record (action "key.reveal"), and only if

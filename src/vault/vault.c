@@ -199,7 +199,7 @@ void vault_free(struct vault *v)
 
 /* ---- sealing and opening ---- */
 
-static int seal_record(struct vault *v, const struct secret_ref *ref, const uint8_t *plaintext,
+int vault_envelope_seal(struct vault *v, const struct secret_ref *ref, const uint8_t *plaintext,
 		       size_t len, struct secret_record *rec)
 {
 	uint8_t aad[AAD_MAX];
@@ -264,7 +264,7 @@ static int unwrap_dek(struct vault *v, const struct secret_ref *ref,
 				    rec->wrapped_dek_len, v->dek->data);
 }
 
-static int open_record(struct vault *v, const struct secret_ref *ref,
+int vault_envelope_open(struct vault *v, const struct secret_ref *ref,
 		       const struct secret_record *rec, struct secbuf **out)
 {
 	struct secbuf *pt = NULL;
@@ -313,7 +313,7 @@ static int fetch_and_open(struct vault *v, const struct secret_ref *ref, struct 
 		return IV_ERR_NOMEM;
 	r = v->st->ops->secret_get(v->st, ref->owner_kind, ref->owner_id, ref->field, rec);
 	if (r == 0)
-		r = open_record(v, ref, rec, out);
+		r = vault_envelope_open(v, ref, rec, out);
 	free(rec);
 	return r;
 }
@@ -326,7 +326,7 @@ int vault_seal(struct vault *v, const struct secret_ref *ref, const uint8_t *pla
 
 	if (rec == NULL)
 		return IV_ERR_NOMEM;
-	if ((r = seal_record(v, ref, plaintext, len, rec)) != 0)
+	if ((r = vault_envelope_seal(v, ref, plaintext, len, rec)) != 0)
 		goto out;
 	r = v->st->ops->secret_put(v->st, rec);
 	if (r == IV_ERR_EXISTS) {
@@ -338,7 +338,7 @@ int vault_seal(struct vault *v, const struct secret_ref *ref, const uint8_t *pla
 			r = IV_ERR_STORE;
 			goto out;
 		}
-		if ((r = seal_record(v, ref, plaintext, len, rec)) != 0)
+		if ((r = vault_envelope_seal(v, ref, plaintext, len, rec)) != 0)
 			goto out;
 		r = v->st->ops->secret_put(v->st, rec);
 	}
