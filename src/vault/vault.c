@@ -307,7 +307,7 @@ out:
 
 static int fetch_and_open(struct vault *v, const struct secret_ref *ref, struct secbuf **out)
 {
-	struct secret_record *rec = malloc(sizeof(*rec)); /* ciphertext only */
+	struct secret_record *rec = malloc(sizeof(*rec)); /* ciphertext only */ /* lint:not-secret */
 	int r;
 	if (rec == NULL)
 		return IV_ERR_NOMEM;
@@ -320,7 +320,7 @@ static int fetch_and_open(struct vault *v, const struct secret_ref *ref, struct 
 
 int vault_seal(struct vault *v, const struct secret_ref *ref, const uint8_t *plaintext, size_t len)
 {
-	struct secret_record *rec = malloc(sizeof(*rec)); /* ciphertext only */
+	struct secret_record *rec = malloc(sizeof(*rec)); /* ciphertext only */ /* lint:not-secret */
 	uint32_t before;
 	int r;
 
@@ -349,7 +349,7 @@ out:
 
 int vault_secret_exists(struct vault *v, const struct secret_ref *ref)
 {
-	struct secret_record *rec = malloc(sizeof(*rec));
+	struct secret_record *rec = malloc(sizeof(*rec)); /* lint:not-secret */
 	int r;
 	if (rec == NULL)
 		return IV_ERR_NOMEM;
