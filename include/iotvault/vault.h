@@ -39,10 +39,10 @@ struct audit_actor {
 	const char *source; /* address or "local" */
 };
 
-/* Creates master key version 1 and the vault-held keys in an empty store
- * (used by `init`). */
+/* Creates master key version 1 and the vault-held keys in an empty store, and
+ * writes the first audit record, "vault.init" (used by `init`). */
 int vault_create(const struct config *cfg, struct store *st, struct mk_provider *prov,
-		 struct vault **out) IV_WUR;
+		 const struct audit_actor *actor, struct vault **out) IV_WUR;
 /* Loads every active master key version, checks each against its check blob,
  * and opens the vault-held keys. Takes ownership of PROV. */
 int vault_open(const struct config *cfg, struct store *st, struct mk_provider *prov,

@@ -160,12 +160,12 @@ int audit_verify(struct vault *v, struct audit_verify_result *res)
 	if (r != 0 || res->first_bad != 0)
 		goto out;
 	r = st->ops->audit_head_get(st, &head_seq, head_seq_mac, head_hm);
-	if (r == IV_ERR_NOT_FOUND) {
+	if (r == IV_ERR_NOT_FOUND || res->records == 0) {
+		/* vault_create writes the first record: a log is never empty */
 		r = 0;
-		if (res->records > 0) {
-			res->first_bad = 1;
-			res->reason = "the authenticated head of the log is missing";
-		}
+		res->first_bad = res->records + 1;
+		res->reason = res->records ? "the authenticated head of the log is missing"
+					   : "the log is empty: every record was removed";
 		goto out;
 	}
 	if (r != 0)

@@ -86,7 +86,6 @@ int cmd_init(int argc, char **argv)
 	struct vault *v = NULL;
 	struct mk_provider *prov = NULL;
 	struct audit_actor actor;
-	struct audit_event ev;
 	char actor_buf[96], path[PATH_MAX], fingerprint[96], password[GENERATED_PASSWORD_LEN + 2];
 	char *text = NULL, *p;
 	int64_t tenant_id = 0;
@@ -131,6 +130,7 @@ int cmd_init(int argc, char **argv)
 			return cli_usage(usage);
 		}
 	}
+	data_dir = cli_data_dir(data_dir);
 	if (optind != argc || data_dir == NULL) {
 		config_free(&cfg);
 		return cli_usage(usage);
@@ -204,13 +204,11 @@ int cmd_init(int argc, char **argv)
 				   iv_error_message(r));
 		goto out;
 	}
-	if ((r = vault_create(&cfg, st, prov, &v)) != 0) {
+	if ((r = vault_create(&cfg, st, prov, &actor, &v)) != 0) {
 		status = cli_error(r, "cannot create the vault: %s", iv_error_message(r));
 		goto out;
 	}
-	ev = (struct audit_event){0, "vault.init", "vault", "success", mk_provider_name(cfg.mk_provider)};
-	if ((r = audit_append_now(v, &actor, &ev)) != 0 ||
-	    (r = tenant_create(v, &actor, tenant_name, &tenant_id)) != 0) {
+	if ((r = tenant_create(v, &actor, tenant_name, &tenant_id)) != 0) {
 		status = cli_error(r, "cannot create the tenant: %s", iv_error_message(r));
 		goto out;
 	}

@@ -422,9 +422,10 @@ static int add_version(struct vault *v, uint32_t version)
 }
 
 int vault_create(const struct config *cfg, struct store *st, struct mk_provider *prov,
-		 struct vault **out)
+		 const struct audit_actor *actor, struct vault **out)
 {
 	struct vault *v = vault_alloc(cfg, st, prov);
+	struct audit_event ev;
 	struct secbuf *key = NULL;
 	int r, in_tx = 0;
 
@@ -444,11 +445,15 @@ int vault_create(const struct config *cfg, struct store *st, struct mk_provider 
 	random_bytes(key->data, key->len);
 	if ((r = vault_seal(v, &audit_key_ref, key->data, key->len)) != 0)
 		goto out;
+	v->audit_key = key;
+	key = NULL;
+	/* the first record of every log: an empty log is a truncated one */
+	ev = (struct audit_event){0, "vault.init", "vault", "success", v->provider_name};
+	if ((r = audit_append(v, actor, &ev)) != 0)
+		goto out;
 	if ((r = st->ops->commit(st)) != 0)
 		goto out;
 	in_tx = 0;
-	v->audit_key = key;
-	key = NULL;
 	*out = v;
 	v = NULL;
 	/* success */

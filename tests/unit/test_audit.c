@@ -19,7 +19,9 @@
 #include "iotvault/store.h"
 #include "iotvault/vault.h"
 
-#define RECORDS 8
+/* vault.init plus the records appended by setup */
+#define APPENDED 8
+#define RECORDS (APPENDED + 1)
 
 struct fixture {
 	char dir[64];
@@ -45,8 +47,8 @@ static int setup(void **state)
 	assert_int_equal(config_defaults(&f->cfg, f->dir), 0);
 	assert_int_equal(store_sqlite_open(f->db, 1, 5000, &f->st), 0);
 	assert_int_equal(mk_provider_new(&f->cfg, 0, &prov), 0);
-	assert_int_equal(vault_create(&f->cfg, f->st, prov, &f->v), 0);
-	for (int i = 1; i <= RECORDS; i++) {
+	assert_int_equal(vault_create(&f->cfg, f->st, prov, &actor, &f->v), 0);
+	for (int i = 1; i <= APPENDED; i++) {
 		struct audit_event ev = {1, "key.reveal", object, "granted", NULL};
 		snprintf(object, sizeof(object), "device:%d/app_key", i);
 		assert_int_equal(audit_append_now(f->v, &actor, &ev), 0);
@@ -165,17 +167,24 @@ static void test_inserted(void **state)
 static void test_truncated(void **state)
 {
 	struct fixture *f = *state;
-	tamper(f, "DELETE FROM audit_log WHERE seq = 8");
-	expect_bad(f, 8);
+	tamper(f, "DELETE FROM audit_log WHERE seq = 9");
+	expect_bad(f, 9);
 }
 
 static void test_truncated_with_head_rewound(void **state)
 {
 	struct fixture *f = *state;
 	/* the attacker also points the head at record 7: its MAC does not match */
-	tamper(f, "DELETE FROM audit_log WHERE seq = 8;"
-		  "UPDATE audit_head SET seq = 7, mac = (SELECT mac FROM audit_log WHERE seq = 7)");
-	expect_bad(f, 8);
+	tamper(f, "DELETE FROM audit_log WHERE seq = 9;"
+		  "UPDATE audit_head SET seq = 8, mac = (SELECT mac FROM audit_log WHERE seq = 8)");
+	expect_bad(f, 9);
+}
+
+static void test_emptied(void **state)
+{
+	struct fixture *f = *state;
+	tamper(f, "DELETE FROM audit_log; DELETE FROM audit_head;");
+	expect_bad(f, 1);
 }
 
 static void test_new_records_after_verify(void **state)
@@ -201,6 +210,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inserted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_with_head_rewound, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_emptied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_new_records_after_verify, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,14 +20,14 @@
 #include "iotvault/store.h"
 #include "iotvault/vault.h"
 
+static const struct audit_actor actor = {"system", "unit-test", "local"};
+
 struct fixture {
 	char dir[64];
 	struct config cfg;
 	struct store *st;
 	struct vault *v;
 };
-
-static const struct audit_actor actor = {"system", "unit-test", "local"};
 
 static void rm_rf(const char *dir)
 {
@@ -42,7 +42,7 @@ static int open_vault(struct fixture *f, int create)
 	int r = mk_provider_new(&f->cfg, 0, &prov);
 	if (r != 0)
 		return r;
-	return create ? vault_create(&f->cfg, f->st, prov, &f->v)
+	return create ? vault_create(&f->cfg, f->st, prov, &actor, &f->v)
 		      : vault_open(&f->cfg, f->st, prov, &f->v);
 }
 
