@@ -22,4 +22,19 @@ int tenant_create(struct vault *v, const struct audit_actor *actor, const char *
 int user_create(struct vault *v, const struct audit_actor *actor, int64_t tenant_id,
 		const char *username, const char *role, const char *password, size_t len) IV_WUR;
 
+/* ---- used by the HTTP server core (src/http/server.c) ---- */
+struct service;
+struct principal;
+/* Resolves the caller from a session token (the __Host-iotvault_session cookie
+ * value) or a bearer API key, whichever is given (a bearer key wins). Checks
+ * expiry (idle and absolute), revocation and the tenant; refreshes last-used
+ * times. Runs with the service lock held. 0, or IV_ERR_UNAUTHENTICATED. */
+int auth_resolve(struct service *svc, const char *session_token, const char *bearer,
+		 struct principal *out) IV_WUR;
+/* Loads what the auth layer needs at start-up (common-password list). */
+int auth_service_init(struct service *svc) IV_WUR;
+void auth_service_free(struct service *svc);
+
+#define SESSION_COOKIE_NAME "__Host-iotvault_session"
+
 #endif

@@ -40,6 +40,22 @@ struct config {
 	/* [log] */
 	char *log_file;
 	int log_level;
+	/* [http] */
+	char *http_listen;          /* host:port of the API listener */
+	int http_threads;
+	long http_max_body_bytes;
+	long http_max_header_bytes;
+	int http_connections_per_source;
+	int http_request_timeout_s;
+	/* [session] */
+	int session_idle_timeout_s;
+	int session_absolute_timeout_s;
+	/* [auth] */
+	int auth_max_failures_per_account_hour;
+	int auth_max_failures_per_source_hour;
+	int auth_throttle_base_ms;
+	int auth_throttle_max_ms;
+	char *auth_common_passwords; /* file of common passwords, one per line */
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */

@@ -41,7 +41,27 @@
 	X(IV_ERR_WEAK_KEY, -21, "weak_key", 422, 128, "MalformedRequest", 4,                  \
 	  "key rejected as weak")                                                              \
 	X(IV_ERR_SCHEMA, -22, "schema_too_new", 500, 160, "Other", 1,                          \
-	  "database schema is newer than this program")
+	  "database schema is newer than this program")                                        \
+	X(IV_ERR_UNAUTHENTICATED, -23, "unauthenticated", 401, 129, "UnknownSender", 7,        \
+	  "authentication required or failed")                                                 \
+	X(IV_ERR_FORBIDDEN, -24, "forbidden", 403, 131, "ActivationDisallowed", 7,             \
+	  "not permitted for this role")                                                       \
+	X(IV_ERR_THROTTLED, -25, "too_many_requests", 429, 157, "Other", 1,                    \
+	  "too many requests; try again later")                                                \
+	X(IV_ERR_METHOD, -26, "method_not_allowed", 405, 133, "MalformedRequest", 2,           \
+	  "method not allowed for this resource")                                              \
+	X(IV_ERR_HEADERS_TOO_LARGE, -27, "headers_too_large", 431, 141, "MalformedRequest", 2, \
+	  "request headers too large")                                                         \
+	X(IV_ERR_TIMEOUT, -28, "request_timeout", 408, 160, "Other", 1,                        \
+	  "request not completed in time")                                                     \
+	X(IV_ERR_MEDIA_TYPE, -29, "unsupported_media_type", 415, 143, "MalformedRequest", 2,   \
+	  "unsupported content type")                                                          \
+	X(IV_ERR_WEAK_PASSWORD, -30, "weak_password", 422, 128, "MalformedRequest", 2,          \
+	  "password rejected by the password policy")                                          \
+	X(IV_ERR_CSRF, -31, "cross_origin_rejected", 403, 131, "Other", 7,                     \
+	  "cross-origin state-changing request rejected")                                      \
+	X(IV_ERR_TOTP_REQUIRED, -32, "totp_required", 401, 129, "Other", 7,                    \
+	  "a one-time code is required")
 
 enum iv_error {
 #define IV_ERR_ENUM(sym, val, name, http, coap, ts002, exitc, msg) sym = (val),

@@ -100,6 +100,7 @@ struct audit_record {
 };
 
 struct store;
+struct store_auth_ops;
 
 typedef int (*store_device_cb)(void *ctx, const struct device_record *dev);
 typedef int (*store_secret_cb)(void *ctx, const struct secret_record *sec);
@@ -158,6 +159,9 @@ struct store_ops {
 			      uint8_t head_mac[static 32]);
 	int (*audit_head_set)(struct store *st, int64_t seq, const uint8_t mac[static 32],
 			      const uint8_t head_mac[static 32]);
+
+	/* the authentication layer's operations (include/iotvault/store_auth.h) */
+	const struct store_auth_ops *auth;
 };
 
 struct store {

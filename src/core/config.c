@@ -29,6 +29,17 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	cfg->kdf_memlimit = 256u * 1024u * 1024u;
 	cfg->rotation_batch_size = 500;
 	cfg->log_level = LOG_LEVEL_INFO;
+	cfg->http_threads = 4;
+	cfg->http_max_body_bytes = 1024 * 1024;
+	cfg->http_max_header_bytes = 16 * 1024;
+	cfg->http_connections_per_source = 32;
+	cfg->http_request_timeout_s = 30;
+	cfg->session_idle_timeout_s = 30 * 60;
+	cfg->session_absolute_timeout_s = 12 * 60 * 60;
+	cfg->auth_max_failures_per_account_hour = 100;
+	cfg->auth_max_failures_per_source_hour = 1000;
+	cfg->auth_throttle_base_ms = 250;
+	cfg->auth_throttle_max_ms = 30000;
 	if (set_str(&cfg->data_dir, data_dir) || set_str(&cfg->db_path, "iotvault.db") ||
 	    set_str(&cfg->mk_key_dir, "keys") || set_str(&cfg->passphrase_env, "IOTVAULT_PASSPHRASE") ||
 	    set_str(&cfg->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so") ||
@@ -36,7 +47,9 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	    set_str(&cfg->pkcs11_pin_env, "IOTVAULT_PKCS11_PIN") ||
 	    set_str(&cfg->pkcs11_key_label, "iotvault-master") ||
 	    set_str(&cfg->tls_certificate, "tls/cert.pem") ||
-	    set_str(&cfg->tls_private_key, "tls/key.pem") || set_str(&cfg->log_file, "iotvault.log")) {
+	    set_str(&cfg->tls_private_key, "tls/key.pem") || set_str(&cfg->log_file, "iotvault.log") ||
+	    set_str(&cfg->http_listen, "127.0.0.1:8443") ||
+	    set_str(&cfg->auth_common_passwords, IOTVAULT_DATADIR "/common-passwords.txt")) {
 		config_free(cfg);
 		return IV_ERR_NOMEM;
 	}
@@ -85,7 +98,7 @@ struct parse_state {
 	int failed;
 };
 
-enum value_kind { V_STR, V_INT, V_PROVIDER, V_LOGLEVEL, V_MEMLIMIT, V_OPSLIMIT };
+enum value_kind { V_STR, V_INT, V_LONG, V_PROVIDER, V_LOGLEVEL, V_MEMLIMIT, V_OPSLIMIT };
 
 struct key_spec {
 	const char *section;
@@ -113,6 +126,21 @@ static const struct key_spec key_specs[] = {
 	{"tls", "private_key", V_STR, OFF(tls_private_key), 0, 0},
 	{"log", "file", V_STR, OFF(log_file), 0, 0},
 	{"log", "level", V_LOGLEVEL, OFF(log_level), 0, 0},
+	{"http", "listen", V_STR, OFF(http_listen), 0, 0},
+	{"http", "threads", V_INT, OFF(http_threads), 1, 64},
+	{"http", "max_body_bytes", V_LONG, OFF(http_max_body_bytes), 1024, 256L * 1024 * 1024},
+	{"http", "max_header_bytes", V_LONG, OFF(http_max_header_bytes), 2048, 1024L * 1024},
+	{"http", "connections_per_source", V_INT, OFF(http_connections_per_source), 1, 10000},
+	{"http", "request_timeout_s", V_INT, OFF(http_request_timeout_s), 1, 3600},
+	{"session", "idle_timeout_s", V_INT, OFF(session_idle_timeout_s), 60, 7 * 86400},
+	{"session", "absolute_timeout_s", V_INT, OFF(session_absolute_timeout_s), 300, 30 * 86400},
+	{"auth", "max_failures_per_account_hour", V_INT, OFF(auth_max_failures_per_account_hour), 1,
+	 100},
+	{"auth", "max_failures_per_source_hour", V_INT, OFF(auth_max_failures_per_source_hour), 1,
+	 1000000},
+	{"auth", "throttle_base_ms", V_INT, OFF(auth_throttle_base_ms), 0, 10000},
+	{"auth", "throttle_max_ms", V_INT, OFF(auth_throttle_max_ms), 0, 600000},
+	{"auth", "common_passwords", V_STR, OFF(auth_common_passwords), 0, 0},
 };
 
 static int fail(struct parse_state *st, int lineno, const char *section, const char *name,
@@ -150,6 +178,11 @@ static int handle_key(void *user, const char *section, const char *name, const c
 			if (parse_long(value, ks->min, ks->max, &v))
 				return fail(st, lineno, section, name, "not an integer in range");
 			*(int *)(base + ks->offset) = (int)v;
+			return 1;
+		case V_LONG:
+			if (parse_long(value, ks->min, ks->max, &v))
+				return fail(st, lineno, section, name, "not an integer in range");
+			*(long *)(base + ks->offset) = v;
 			return 1;
 		case V_OPSLIMIT:
 			if (parse_long(value, ks->min, ks->max, &v))
@@ -308,7 +341,8 @@ char *config_render(const struct config *cfg)
 	const char *const values[] = {cfg->db_path, cfg->mk_key_dir, cfg->passphrase_env,
 				      cfg->pkcs11_module, cfg->pkcs11_token_label, cfg->pkcs11_pin_env,
 				      cfg->pkcs11_key_label, cfg->tls_certificate,
-				      cfg->tls_private_key, cfg->log_file};
+				      cfg->tls_private_key, cfg->log_file, cfg->http_listen,
+				      cfg->auth_common_passwords};
 	int n;
 
 	/* what is written must read back as the same value */
@@ -338,12 +372,34 @@ char *config_render(const struct config *cfg)
 		"private_key = %s\n\n"
 		"[log]\n"
 		"file = %s\n"
-		"level = %s\n",
+		"level = %s\n\n"
+		"[http]\n"
+		"listen = %s\n"
+		"threads = %d\n"
+		"max_body_bytes = %ld\n"
+		"max_header_bytes = %ld\n"
+		"connections_per_source = %d\n"
+		"request_timeout_s = %d\n\n"
+		"[session]\n"
+		"idle_timeout_s = %d\n"
+		"absolute_timeout_s = %d\n\n"
+		"[auth]\n"
+		"max_failures_per_account_hour = %d\n"
+		"max_failures_per_source_hour = %d\n"
+		"throttle_base_ms = %d\n"
+		"throttle_max_ms = %d\n"
+		"common_passwords = %s\n",
 		cfg->db_path, cfg->busy_timeout_ms, mk_provider_name(cfg->mk_provider),
 		cfg->mk_key_dir, cfg->passphrase_env, (unsigned long long)cfg->kdf_opslimit,
 		cfg->kdf_memlimit / (1024u * 1024u), cfg->pkcs11_module, cfg->pkcs11_token_label,
 		cfg->pkcs11_pin_env, cfg->pkcs11_key_label, cfg->rotation_batch_size,
-		cfg->tls_certificate, cfg->tls_private_key, cfg->log_file, levels[cfg->log_level & 3]);
+		cfg->tls_certificate, cfg->tls_private_key, cfg->log_file, levels[cfg->log_level & 3],
+		cfg->http_listen, cfg->http_threads, cfg->http_max_body_bytes,
+		cfg->http_max_header_bytes, cfg->http_connections_per_source,
+		cfg->http_request_timeout_s, cfg->session_idle_timeout_s,
+		cfg->session_absolute_timeout_s, cfg->auth_max_failures_per_account_hour,
+		cfg->auth_max_failures_per_source_hour, cfg->auth_throttle_base_ms,
+		cfg->auth_throttle_max_ms, cfg->auth_common_passwords);
 	return n < 0 ? NULL : out;
 }
 
@@ -362,5 +418,7 @@ void config_free(struct config *cfg)
 	free(cfg->tls_certificate);
 	free(cfg->tls_private_key);
 	free(cfg->log_file);
+	free(cfg->http_listen);
+	free(cfg->auth_common_passwords);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -5,6 +5,7 @@
 #include "iotvault/secmem.h"
 #include "iotvault/store.h"
 #include "store/migrations.h"
+#include "store/sqlite/sqlite_internal.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -99,8 +100,7 @@ static const char *const query_sql[Q_COUNT] = {
 };
 
 struct sqlite_store {
-	struct store base; /* first member: struct store * converts to this */
-	sqlite3 *db;
+	struct sqlite_backend pub;
 	sqlite3_stmt *stmts[Q_COUNT];
 	int tx_depth;
 };
@@ -123,24 +123,47 @@ static int map_rc(struct sqlite_store *s, int rc, const char *what)
 	case SQLITE_NOMEM:
 		return IV_ERR_NOMEM;
 	default:
-		log_error("store: %s: %s", what, sqlite3_errmsg(s->db));
+		log_error("store: %s: %s", what, sqlite3_errmsg(s->pub.db));
 		return IV_ERR_STORE;
 	}
+}
+
+int sq_map_rc(struct sqlite_backend *b, int rc, const char *what)
+{
+	return map_rc((struct sqlite_store *)b, rc, what);
 }
 
 /* A reset, unbound prepared statement for Q (prepared on first use). */
 static sqlite3_stmt *stmt(struct sqlite_store *s, enum query q)
 {
 	if (s->stmts[q] == NULL) {
-		if (sqlite3_prepare_v3(s->db, query_sql[q], -1, SQLITE_PREPARE_PERSISTENT,
+		if (sqlite3_prepare_v3(s->pub.db, query_sql[q], -1, SQLITE_PREPARE_PERSISTENT,
 				       &s->stmts[q], NULL) != SQLITE_OK) {
-			log_error("store: prepare %d: %s", (int)q, sqlite3_errmsg(s->db));
+			log_error("store: prepare %d: %s", (int)q, sqlite3_errmsg(s->pub.db));
 			return NULL;
 		}
 	}
 	sqlite3_reset(s->stmts[q]);
 	sqlite3_clear_bindings(s->stmts[q]);
 	return s->stmts[q];
+}
+
+sqlite3_stmt *sq_stmt_cached(struct sqlite_backend *b, sqlite3_stmt **slot, const char *sql)
+{
+	if (*slot == NULL && sqlite3_prepare_v3(b->db, sql, -1, SQLITE_PREPARE_PERSISTENT, slot,
+						NULL) != SQLITE_OK) {
+		log_error("store: prepare: %s", sqlite3_errmsg(b->db));
+		return NULL;
+	}
+	sqlite3_reset(*slot);
+	sqlite3_clear_bindings(*slot);
+	return *slot;
+}
+
+void sq_done(sqlite3_stmt *st)
+{
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
 }
 
 static void done(sqlite3_stmt *st)
@@ -150,7 +173,7 @@ static void done(sqlite3_stmt *st)
 	sqlite3_clear_bindings(st);
 }
 
-static int copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
+int sq_copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);
 	size_t n = (size_t)sqlite3_column_bytes(st, col);
@@ -164,7 +187,7 @@ static int copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col)
 	return 0;
 }
 
-static int copy_blob(uint8_t *dst, size_t cap, size_t *len, sqlite3_stmt *st, int col)
+int sq_copy_blob(uint8_t *dst, size_t cap, size_t *len, sqlite3_stmt *st, int col)
 {
 	const void *b = sqlite3_column_blob(st, col);
 	size_t n = (size_t)sqlite3_column_bytes(st, col);
@@ -179,7 +202,7 @@ static int copy_blob(uint8_t *dst, size_t cap, size_t *len, sqlite3_stmt *st, in
 static int exec_simple(struct sqlite_store *s, const char *sql)
 {
 	char *err = NULL;
-	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &err);
+	int rc = sqlite3_exec(s->pub.db, sql, NULL, NULL, &err);
 	if (rc != SQLITE_OK) {
 		log_error("store: %s: %s", sql, err ? err : "?");
 		sqlite3_free(err);
@@ -255,7 +278,7 @@ static int sq_tenant_create(struct store *st, const char *name, int64_t *id)
 	sqlite3_bind_int64(q, 2, store_now_ms());
 	r = map_rc(s, sqlite3_step(q), "tenant_create");
 	if (r == 0)
-		*id = sqlite3_last_insert_rowid(s->db);
+		*id = sqlite3_last_insert_rowid(s->pub.db);
 	done(q);
 	return r;
 }
@@ -271,7 +294,7 @@ static int sq_tenant_get_by_name(struct store *st, const char *name, struct tena
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		out->id = sqlite3_column_int64(q, 0);
-		r = copy_text(out->name, sizeof(out->name), q, 1);
+		r = sq_copy_text(out->name, sizeof(out->name), q, 1);
 		out->created_at = sqlite3_column_int64(q, 2);
 	} else
 		r = rc == SQLITE_DONE ? IV_ERR_NOT_FOUND : map_rc(s, rc, "tenant_get");
@@ -294,7 +317,7 @@ static int sq_user_create(struct store *st, struct user_record *u)
 	sqlite3_bind_int64(q, 5, u->created_at);
 	r = map_rc(s, sqlite3_step(q), "user_create");
 	if (r == 0)
-		u->id = sqlite3_last_insert_rowid(s->db);
+		u->id = sqlite3_last_insert_rowid(s->pub.db);
 	done(q);
 	return r;
 }
@@ -313,11 +336,11 @@ static int sq_user_get(struct store *st, int64_t tenant_id, const char *username
 	if (rc == SQLITE_ROW) {
 		out->id = sqlite3_column_int64(q, 0);
 		out->tenant_id = sqlite3_column_int64(q, 1);
-		r = copy_text(out->username, sizeof(out->username), q, 2);
+		r = sq_copy_text(out->username, sizeof(out->username), q, 2);
 		if (r == 0)
-			r = copy_text(out->role, sizeof(out->role), q, 3);
+			r = sq_copy_text(out->role, sizeof(out->role), q, 3);
 		if (r == 0)
-			r = copy_text(out->password_hash, sizeof(out->password_hash), q, 4);
+			r = sq_copy_text(out->password_hash, sizeof(out->password_hash), q, 4);
 		out->created_at = sqlite3_column_int64(q, 5);
 	} else
 		r = rc == SQLITE_DONE ? IV_ERR_NOT_FOUND : map_rc(s, rc, "user_get");
@@ -355,7 +378,7 @@ static int sq_device_insert(struct store *st, struct device_record *d)
 	sqlite3_bind_int64(q, 10, d->created_at);
 	r = map_rc(s, sqlite3_step(q), "device_insert");
 	if (r == 0)
-		d->id = sqlite3_last_insert_rowid(s->db);
+		d->id = sqlite3_last_insert_rowid(s->pub.db);
 	done(q);
 	return r;
 }
@@ -366,14 +389,14 @@ static int read_device(sqlite3_stmt *q, struct device_record *d)
 	memset(d, 0, sizeof(*d));
 	d->id = sqlite3_column_int64(q, 0);
 	d->tenant_id = sqlite3_column_int64(q, 1);
-	if ((r = copy_text(d->kind, sizeof(d->kind), q, 2)) ||
-	    (r = copy_text(d->name, sizeof(d->name), q, 3)) ||
-	    (r = copy_text(d->tags, sizeof(d->tags), q, 4)) ||
-	    (r = copy_text(d->dev_eui, sizeof(d->dev_eui), q, 5)) ||
-	    (r = copy_text(d->join_eui, sizeof(d->join_eui), q, 6)) ||
-	    (r = copy_text(d->mac_version, sizeof(d->mac_version), q, 7)) ||
-	    (r = copy_text(d->endpoint, sizeof(d->endpoint), q, 8)) ||
-	    (r = copy_text(d->psk_identity, sizeof(d->psk_identity), q, 9)))
+	if ((r = sq_copy_text(d->kind, sizeof(d->kind), q, 2)) ||
+	    (r = sq_copy_text(d->name, sizeof(d->name), q, 3)) ||
+	    (r = sq_copy_text(d->tags, sizeof(d->tags), q, 4)) ||
+	    (r = sq_copy_text(d->dev_eui, sizeof(d->dev_eui), q, 5)) ||
+	    (r = sq_copy_text(d->join_eui, sizeof(d->join_eui), q, 6)) ||
+	    (r = sq_copy_text(d->mac_version, sizeof(d->mac_version), q, 7)) ||
+	    (r = sq_copy_text(d->endpoint, sizeof(d->endpoint), q, 8)) ||
+	    (r = sq_copy_text(d->psk_identity, sizeof(d->psk_identity), q, 9)))
 		return r;
 	d->created_at = sqlite3_column_int64(q, 10);
 	d->updated_at = sqlite3_column_int64(q, 11);
@@ -443,7 +466,7 @@ static int sq_device_delete(struct store *st, int64_t tenant_id, int64_t id)
 	sqlite3_bind_int64(q, 1, tenant_id);
 	sqlite3_bind_int64(q, 2, id);
 	r = map_rc(s, sqlite3_step(q), "device_delete");
-	if (r == 0 && sqlite3_changes(s->db) == 0)
+	if (r == 0 && sqlite3_changes(s->pub.db) == 0)
 		r = IV_ERR_NOT_FOUND;
 	done(q);
 	return r;
@@ -477,15 +500,15 @@ static int read_secret(sqlite3_stmt *q, struct secret_record *sec)
 	int r;
 	sec->id = sqlite3_column_int64(q, 0);
 	sec->tenant_id = sqlite3_column_int64(q, 1);
-	if ((r = copy_text(sec->owner_kind, sizeof(sec->owner_kind), q, 2)) != 0)
+	if ((r = sq_copy_text(sec->owner_kind, sizeof(sec->owner_kind), q, 2)) != 0)
 		return r;
 	sec->owner_id = sqlite3_column_int64(q, 3);
-	if ((r = copy_text(sec->field, sizeof(sec->field), q, 4)) != 0)
+	if ((r = sq_copy_text(sec->field, sizeof(sec->field), q, 4)) != 0)
 		return r;
 	sec->format = (uint32_t)sqlite3_column_int64(q, 5);
 	sec->mk_version = (uint32_t)sqlite3_column_int64(q, 6);
-	if ((r = copy_blob(sec->wrapped_dek, sizeof(sec->wrapped_dek), &sec->wrapped_dek_len, q, 7)) ||
-	    (r = copy_blob(sec->ciphertext, sizeof(sec->ciphertext), &sec->ciphertext_len, q, 8)))
+	if ((r = sq_copy_blob(sec->wrapped_dek, sizeof(sec->wrapped_dek), &sec->wrapped_dek_len, q, 7)) ||
+	    (r = sq_copy_blob(sec->ciphertext, sizeof(sec->ciphertext), &sec->ciphertext_len, q, 8)))
 		return r;
 	sec->created_at = sqlite3_column_int64(q, 9);
 	return 0;
@@ -577,7 +600,7 @@ static int sq_secret_rewrap(struct store *st, int64_t id, uint32_t old_version,
 	sqlite3_bind_int64(q, 3, new_version);
 	sqlite3_bind_blob(q, 4, wrapped, (int)wrapped_len, SQLITE_STATIC);
 	r = map_rc(s, sqlite3_step(q), "secret_rewrap");
-	if (r == 0 && sqlite3_changes(s->db) == 0)
+	if (r == 0 && sqlite3_changes(s->pub.db) == 0)
 		r = IV_ERR_NOT_FOUND;
 	done(q);
 	return r;
@@ -614,10 +637,10 @@ static int sq_master_key_list(struct store *st, store_master_key_cb cb, void *ct
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		memset(&mk, 0, sizeof(mk));
 		mk.version = (uint32_t)sqlite3_column_int64(q, 0);
-		if ((r = copy_text(mk.provider, sizeof(mk.provider), q, 1)) ||
-		    (r = copy_text(mk.state, sizeof(mk.state), q, 2)) ||
-		    (r = copy_blob(mk.params, sizeof(mk.params), &mk.params_len, q, 3)) ||
-		    (r = copy_blob(mk.check, sizeof(mk.check), &mk.check_len, q, 4)))
+		if ((r = sq_copy_text(mk.provider, sizeof(mk.provider), q, 1)) ||
+		    (r = sq_copy_text(mk.state, sizeof(mk.state), q, 2)) ||
+		    (r = sq_copy_blob(mk.params, sizeof(mk.params), &mk.params_len, q, 3)) ||
+		    (r = sq_copy_blob(mk.check, sizeof(mk.check), &mk.check_len, q, 4)))
 			break;
 		mk.created_at = sqlite3_column_int64(q, 5);
 		mk.secrets = sqlite3_column_int64(q, 6);
@@ -640,7 +663,7 @@ static int sq_master_key_set_state(struct store *st, uint32_t version, const cha
 	sqlite3_bind_int64(q, 1, version);
 	sqlite3_bind_text(q, 2, state, -1, SQLITE_STATIC);
 	r = map_rc(s, sqlite3_step(q), "master_key_set_state");
-	if (r == 0 && sqlite3_changes(s->db) == 0)
+	if (r == 0 && sqlite3_changes(s->pub.db) == 0)
 		r = IV_ERR_NOT_FOUND;
 	done(q);
 	return r;
@@ -659,7 +682,7 @@ static int sq_audit_last(struct store *st, int64_t *seq, uint8_t mac[static 32])
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		*seq = sqlite3_column_int64(q, 0);
-		r = copy_blob(mac, 32, &n, q, 1);
+		r = sq_copy_blob(mac, 32, &n, q, 1);
 		if (r == 0 && n != 32)
 			r = IV_ERR_STORE;
 	} else if (rc == SQLITE_DONE) {
@@ -710,14 +733,14 @@ static int sq_audit_iterate(struct store *st, int64_t from_seq, store_audit_cb c
 		a.ts_ms = sqlite3_column_int64(q, 1);
 		a.tenant_id = sqlite3_column_int64(q, 2);
 		/* an over-long or mis-sized field is tampering; the chain check reports it */
-		if (copy_text(a.actor_type, sizeof(a.actor_type), q, 3) ||
-		    copy_text(a.actor, sizeof(a.actor), q, 4) ||
-		    copy_text(a.source, sizeof(a.source), q, 5) ||
-		    copy_text(a.action, sizeof(a.action), q, 6) ||
-		    copy_text(a.object, sizeof(a.object), q, 7) ||
-		    copy_text(a.outcome, sizeof(a.outcome), q, 8) ||
-		    copy_text(a.detail, sizeof(a.detail), q, 9) ||
-		    copy_blob(a.mac, sizeof(a.mac), &n, q, 10) || n != 32)
+		if (sq_copy_text(a.actor_type, sizeof(a.actor_type), q, 3) ||
+		    sq_copy_text(a.actor, sizeof(a.actor), q, 4) ||
+		    sq_copy_text(a.source, sizeof(a.source), q, 5) ||
+		    sq_copy_text(a.action, sizeof(a.action), q, 6) ||
+		    sq_copy_text(a.object, sizeof(a.object), q, 7) ||
+		    sq_copy_text(a.outcome, sizeof(a.outcome), q, 8) ||
+		    sq_copy_text(a.detail, sizeof(a.detail), q, 9) ||
+		    sq_copy_blob(a.mac, sizeof(a.mac), &n, q, 10) || n != 32)
 			a.actor_type[0] = '\x01'; /* can never verify */
 		if ((r = cb(ctx, &a)) != 0)
 			break;
@@ -740,9 +763,9 @@ static int sq_audit_head_get(struct store *st, int64_t *seq, uint8_t mac[static 
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		*seq = sqlite3_column_int64(q, 0);
-		r = copy_blob(mac, 32, &n1, q, 1);
+		r = sq_copy_blob(mac, 32, &n1, q, 1);
 		if (r == 0)
-			r = copy_blob(head_mac, 32, &n2, q, 2);
+			r = sq_copy_blob(head_mac, 32, &n2, q, 2);
 		if (r == 0 && (n1 != 32 || n2 != 32))
 			r = IV_ERR_STORE;
 	} else
@@ -776,9 +799,13 @@ static void sq_close(struct store *st)
 		return;
 	for (int i = 0; i < Q_COUNT; i++)
 		sqlite3_finalize(s->stmts[i]);
-	sqlite3_close(s->db);
+	for (size_t i = 0; i < SQ_AUX_STMTS; i++)
+		sqlite3_finalize(s->pub.aux[i]);
+	sqlite3_close(s->pub.db);
 	free(s);
 }
+
+extern const struct store_auth_ops sqlite_auth_ops;
 
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
@@ -808,6 +835,7 @@ static const struct store_ops sqlite_ops = {
 	.audit_iterate = sq_audit_iterate,
 	.audit_head_get = sq_audit_head_get,
 	.audit_head_set = sq_audit_head_set,
+	.auth = &sqlite_auth_ops,
 };
 
 static int migrate(struct sqlite_store *s)
@@ -819,9 +847,9 @@ static int migrate(struct sqlite_store *s)
 				"version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
 				"applied_at INTEGER NOT NULL)")) != 0)
 		return r;
-	if (sqlite3_prepare_v2(s->db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1,
+	if (sqlite3_prepare_v2(s->pub.db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1,
 			       &q, NULL) != SQLITE_OK)
-		return map_rc(s, sqlite3_errcode(s->db), "migrate");
+		return map_rc(s, sqlite3_errcode(s->pub.db), "migrate");
 	if (sqlite3_step(q) == SQLITE_ROW)
 		current = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
@@ -839,7 +867,7 @@ static int migrate(struct sqlite_store *s)
 			return r;
 		if ((r = exec_simple(s, m->sql)) != 0)
 			goto fail;
-		if (sqlite3_prepare_v2(s->db,
+		if (sqlite3_prepare_v2(s->pub.db,
 				       "INSERT INTO schema_migrations (version, name, applied_at) "
 				       "VALUES (?1, ?2, ?3)",
 				       -1, &q, NULL) != SQLITE_OK) {
@@ -871,25 +899,25 @@ int store_sqlite_open(const char *path, int create, int busy_timeout_ms, struct 
 
 	if (s == NULL)
 		return IV_ERR_NOMEM;
-	s->base.ops = &sqlite_ops;
-	rc = sqlite3_open_v2(path, &s->db, flags, NULL);
+	s->pub.base.ops = &sqlite_ops;
+	rc = sqlite3_open_v2(path, &s->pub.db, flags, NULL);
 	if (rc != SQLITE_OK) {
 		log_error("store: cannot open database %s: %s", path,
-			  s->db ? sqlite3_errmsg(s->db) : "out of memory");
+			  s->pub.db ? sqlite3_errmsg(s->pub.db) : "out of memory");
 		r = rc == SQLITE_CANTOPEN ? IV_ERR_NOT_FOUND : IV_ERR_STORE;
 		goto fail;
 	}
-	sqlite3_busy_timeout(s->db, busy_timeout_ms);
-	sqlite3_extended_result_codes(s->db, 1);
+	sqlite3_busy_timeout(s->pub.db, busy_timeout_ms);
+	sqlite3_extended_result_codes(s->pub.db, 1);
 	/* secure_delete: freed pages (old ciphertexts, old wrapped keys) are zeroed */
 	if ((r = exec_simple(s, "PRAGMA journal_mode = WAL")) != 0 ||
 	    (r = exec_simple(s, "PRAGMA synchronous = FULL")) != 0 ||
 	    (r = exec_simple(s, "PRAGMA foreign_keys = ON")) != 0 ||
 	    (r = exec_simple(s, "PRAGMA secure_delete = ON")) != 0 || (r = migrate(s)) != 0)
 		goto fail;
-	*out = &s->base;
+	*out = &s->pub.base;
 	return 0;
 fail:
-	sq_close(&s->base);
+	sq_close(&s->pub.base);
 	return r;
 }
