@@ -51,6 +51,14 @@ struct device_record {
 	int64_t updated_at;
 };
 
+/* Optional conditions of a device listing (NULL/empty: any). */
+struct device_filter {
+	const char *kind;          /* "lorawan" or "lwm2m" */
+	const char *tag;           /* has this tag */
+	const char *name_contains; /* case-insensitive substring of the name */
+	const char *join_eui;      /* canonical hex */
+};
+
 /* How a device is named on the command line or in an API path. */
 struct device_selector {
 	int64_t id;            /* > 0 to select by id */
@@ -118,6 +126,7 @@ struct store_ops {
 
 	int (*tenant_create)(struct store *st, const char *name, int64_t *id);
 	int (*tenant_get_by_name)(struct store *st, const char *name, struct tenant *out);
+	int (*tenant_get)(struct store *st, int64_t id, struct tenant *out);
 
 	int (*user_create)(struct store *st, struct user_record *user);
 	int (*user_get)(struct store *st, int64_t tenant_id, const char *username,
@@ -127,9 +136,12 @@ struct store_ops {
 	int (*device_insert)(struct store *st, struct device_record *dev);
 	int (*device_get)(struct store *st, int64_t tenant_id, const struct device_selector *sel,
 			  struct device_record *out);
-	/* Devices with id > AFTER_ID in id order, at most LIMIT. */
-	int (*device_list)(struct store *st, int64_t tenant_id, int64_t after_id, int limit,
-			   store_device_cb cb, void *ctx);
+	/* Devices with id > AFTER_ID in id order, at most LIMIT, matching FILTER
+	 * (may be NULL). */
+	int (*device_list)(struct store *st, int64_t tenant_id, const struct device_filter *filter,
+			   int64_t after_id, int limit, store_device_cb cb, void *ctx);
+	/* Updates name, tags, join_eui and updated_at of DEV (by tenant and id). */
+	int (*device_update)(struct store *st, const struct device_record *dev);
 	int (*device_delete)(struct store *st, int64_t tenant_id, int64_t id);
 
 	/* Insert or replace the secret for (owner_kind, owner_id, field). */
@@ -154,6 +166,10 @@ struct store_ops {
 	int (*audit_last)(struct store *st, int64_t *seq, uint8_t mac[static 32]);
 	int (*audit_insert)(struct store *st, const struct audit_record *rec);
 	int (*audit_iterate)(struct store *st, int64_t from_seq, store_audit_cb cb, void *ctx);
+	/* Records of one tenant with seq > AFTER, oldest first, at most LIMIT;
+	 * ACTION (may be NULL) filters by exact action or by "prefix.*". */
+	int (*audit_list_tenant)(struct store *st, int64_t tenant_id, int64_t after, int limit,
+				 const char *action, store_audit_cb cb, void *ctx);
 	/* The authenticated head: last seq, its MAC and a MAC over both. */
 	int (*audit_head_get)(struct store *st, int64_t *seq, uint8_t mac[static 32],
 			      uint8_t head_mac[static 32]);

@@ -228,7 +228,7 @@ static int do_list(struct app *app, const struct device_opts *o, int64_t tenant_
 		   const char *tenant)
 {
 	struct list_ctx lc = {tenant, o->json ? json_array() : NULL, 0, 0};
-	int r = app->st->ops->device_list(app->st, tenant_id, o->after, (int)o->limit, list_one, &lc);
+	int r = app->st->ops->device_list(app->st, tenant_id, NULL, o->after, (int)o->limit, list_one, &lc);
 	if (r != 0) {
 		json_decref(lc.array);
 		return cli_error(r, "listing devices: %s", iv_error_message(r));

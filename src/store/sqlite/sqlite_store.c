@@ -22,6 +22,9 @@ enum query {
 	Q_DEVICE_BY_EUI,
 	Q_DEVICE_BY_ENDPOINT,
 	Q_DEVICE_LIST,
+	Q_DEVICE_UPDATE,
+	Q_TENANT_GET,
+	Q_AUDIT_LIST_TENANT,
 	Q_DEVICE_DELETE,
 	Q_SECRET_PUT,
 	Q_SECRET_GET,
@@ -66,7 +69,18 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_DEVICE_BY_ENDPOINT] = "SELECT " DEVICE_COLUMNS
 				 " FROM devices WHERE tenant_id = ?1 AND endpoint = ?2",
 	[Q_DEVICE_LIST] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE tenant_id = ?1 AND id > ?2 "
+			  "AND (?4 IS NULL OR kind = ?4) "
+			  "AND (?5 IS NULL OR instr(',' || tags || ',', ',' || ?5 || ',') > 0) "
+			  "AND (?6 IS NULL OR instr(lower(name), lower(?6)) > 0) "
+			  "AND (?7 IS NULL OR join_eui = ?7) "
 			  "ORDER BY id LIMIT ?3",
+	[Q_DEVICE_UPDATE] = "UPDATE devices SET name = ?3, tags = ?4, join_eui = coalesce(?5, join_eui), "
+			    "updated_at = ?6 WHERE tenant_id = ?1 AND id = ?2",
+	[Q_TENANT_GET] = "SELECT id, name, created_at FROM tenants WHERE id = ?1",
+	[Q_AUDIT_LIST_TENANT] = "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE tenant_id = ?1 AND seq > ?2 "
+				"AND (?4 IS NULL OR action = ?4 OR (substr(?4, -2) = '.*' AND "
+				"substr(action, 1, length(?4) - 1) = substr(?4, 1, length(?4) - 1))) "
+				"ORDER BY seq LIMIT ?3",
 	[Q_DEVICE_DELETE] = "DELETE FROM devices WHERE tenant_id = ?1 AND id = ?2",
 	[Q_SECRET_PUT] = "INSERT INTO secrets (tenant_id, owner_kind, owner_id, field, format, "
 			 "mk_version, wrapped_dek, ciphertext, created_at) "
@@ -302,6 +316,25 @@ static int sq_tenant_get_by_name(struct store *st, const char *name, struct tena
 	return r;
 }
 
+static int sq_tenant_get(struct store *st, int64_t id, struct tenant *out)
+{
+	struct sqlite_store *s = be(st);
+	sqlite3_stmt *q = stmt(s, Q_TENANT_GET);
+	int r, rc;
+	if (q == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_int64(q, 1, id);
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		out->id = sqlite3_column_int64(q, 0);
+		r = sq_copy_text(out->name, sizeof(out->name), q, 1);
+		out->created_at = sqlite3_column_int64(q, 2);
+	} else
+		r = rc == SQLITE_DONE ? IV_ERR_NOT_FOUND : map_rc(s, rc, "tenant_get");
+	done(q);
+	return r;
+}
+
 static int sq_user_create(struct store *st, struct user_record *u)
 {
 	struct sqlite_store *s = be(st);
@@ -434,8 +467,8 @@ static int sq_device_get(struct store *st, int64_t tenant_id, const struct devic
 	return r;
 }
 
-static int sq_device_list(struct store *st, int64_t tenant_id, int64_t after_id, int limit,
-			  store_device_cb cb, void *ctx)
+static int sq_device_list(struct store *st, int64_t tenant_id, const struct device_filter *filter,
+			  int64_t after_id, int limit, store_device_cb cb, void *ctx)
 {
 	struct sqlite_store *s = be(st);
 	sqlite3_stmt *q = stmt(s, Q_DEVICE_LIST);
@@ -446,12 +479,38 @@ static int sq_device_list(struct store *st, int64_t tenant_id, int64_t after_id,
 	sqlite3_bind_int64(q, 1, tenant_id);
 	sqlite3_bind_int64(q, 2, after_id);
 	sqlite3_bind_int(q, 3, limit);
+	if (filter != NULL) {
+		bind_text_or_null(q, 4, filter->kind);
+		bind_text_or_null(q, 5, filter->tag);
+		bind_text_or_null(q, 6, filter->name_contains);
+		bind_text_or_null(q, 7, filter->join_eui);
+	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if ((r = read_device(q, &d)) != 0 || (r = cb(ctx, &d)) != 0)
 			break;
 	}
 	if (r == 0 && rc != SQLITE_DONE)
 		r = map_rc(s, rc, "device_list");
+	done(q);
+	return r;
+}
+
+static int sq_device_update(struct store *st, const struct device_record *d)
+{
+	struct sqlite_store *s = be(st);
+	sqlite3_stmt *q = stmt(s, Q_DEVICE_UPDATE);
+	int r;
+	if (q == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_int64(q, 1, d->tenant_id);
+	sqlite3_bind_int64(q, 2, d->id);
+	sqlite3_bind_text(q, 3, d->name, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 4, d->tags, -1, SQLITE_STATIC);
+	bind_text_or_null(q, 5, d->join_eui);
+	sqlite3_bind_int64(q, 6, store_now_ms());
+	r = map_rc(s, sqlite3_step(q), "device_update");
+	if (r == 0 && sqlite3_changes(s->pub.db) == 0)
+		r = IV_ERR_NOT_FOUND;
 	done(q);
 	return r;
 }
@@ -717,38 +776,62 @@ static int sq_audit_insert(struct store *st, const struct audit_record *a)
 	return r;
 }
 
-static int sq_audit_iterate(struct store *st, int64_t from_seq, store_audit_cb cb, void *ctx)
+static void read_audit(sqlite3_stmt *q, struct audit_record *a)
 {
-	struct sqlite_store *s = be(st);
-	sqlite3_stmt *q = stmt(s, Q_AUDIT_ITERATE);
-	struct audit_record a;
 	size_t n;
+	memset(a, 0, sizeof(*a));
+	a->seq = sqlite3_column_int64(q, 0);
+	a->ts_ms = sqlite3_column_int64(q, 1);
+	a->tenant_id = sqlite3_column_int64(q, 2);
+	/* an over-long or mis-sized field is tampering; the chain check reports it */
+	if (sq_copy_text(a->actor_type, sizeof(a->actor_type), q, 3) ||
+	    sq_copy_text(a->actor, sizeof(a->actor), q, 4) ||
+	    sq_copy_text(a->source, sizeof(a->source), q, 5) ||
+	    sq_copy_text(a->action, sizeof(a->action), q, 6) ||
+	    sq_copy_text(a->object, sizeof(a->object), q, 7) ||
+	    sq_copy_text(a->outcome, sizeof(a->outcome), q, 8) ||
+	    sq_copy_text(a->detail, sizeof(a->detail), q, 9) ||
+	    sq_copy_blob(a->mac, sizeof(a->mac), &n, q, 10) || n != 32)
+		a->actor_type[0] = '\x01'; /* can never verify */
+}
+
+static int run_audit_query(struct sqlite_store *s, sqlite3_stmt *q, store_audit_cb cb, void *ctx)
+{
+	struct audit_record a;
 	int r = 0, rc;
-	if (q == NULL)
-		return IV_ERR_STORE;
-	sqlite3_bind_int64(q, 1, from_seq);
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		memset(&a, 0, sizeof(a));
-		a.seq = sqlite3_column_int64(q, 0);
-		a.ts_ms = sqlite3_column_int64(q, 1);
-		a.tenant_id = sqlite3_column_int64(q, 2);
-		/* an over-long or mis-sized field is tampering; the chain check reports it */
-		if (sq_copy_text(a.actor_type, sizeof(a.actor_type), q, 3) ||
-		    sq_copy_text(a.actor, sizeof(a.actor), q, 4) ||
-		    sq_copy_text(a.source, sizeof(a.source), q, 5) ||
-		    sq_copy_text(a.action, sizeof(a.action), q, 6) ||
-		    sq_copy_text(a.object, sizeof(a.object), q, 7) ||
-		    sq_copy_text(a.outcome, sizeof(a.outcome), q, 8) ||
-		    sq_copy_text(a.detail, sizeof(a.detail), q, 9) ||
-		    sq_copy_blob(a.mac, sizeof(a.mac), &n, q, 10) || n != 32)
-			a.actor_type[0] = '\x01'; /* can never verify */
+		read_audit(q, &a);
 		if ((r = cb(ctx, &a)) != 0)
 			break;
 	}
 	if (r == 0 && rc != SQLITE_DONE)
-		r = map_rc(s, rc, "audit_iterate");
+		r = map_rc(s, rc, "audit query");
 	done(q);
 	return r;
+}
+
+static int sq_audit_iterate(struct store *st, int64_t from_seq, store_audit_cb cb, void *ctx)
+{
+	struct sqlite_store *s = be(st);
+	sqlite3_stmt *q = stmt(s, Q_AUDIT_ITERATE);
+	if (q == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_int64(q, 1, from_seq);
+	return run_audit_query(s, q, cb, ctx);
+}
+
+static int sq_audit_list_tenant(struct store *st, int64_t tenant_id, int64_t after, int limit,
+				const char *action, store_audit_cb cb, void *ctx)
+{
+	struct sqlite_store *s = be(st);
+	sqlite3_stmt *q = stmt(s, Q_AUDIT_LIST_TENANT);
+	if (q == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_int64(q, 1, tenant_id);
+	sqlite3_bind_int64(q, 2, after);
+	sqlite3_bind_int(q, 3, limit);
+	bind_text_or_null(q, 4, action);
+	return run_audit_query(s, q, cb, ctx);
 }
 
 static int sq_audit_head_get(struct store *st, int64_t *seq, uint8_t mac[static 32],
@@ -815,12 +898,14 @@ static const struct store_ops sqlite_ops = {
 	.rollback = sq_rollback,
 	.tenant_create = sq_tenant_create,
 	.tenant_get_by_name = sq_tenant_get_by_name,
+	.tenant_get = sq_tenant_get,
 	.user_create = sq_user_create,
 	.user_get = sq_user_get,
 	.device_insert = sq_device_insert,
 	.device_get = sq_device_get,
 	.device_list = sq_device_list,
 	.device_delete = sq_device_delete,
+	.device_update = sq_device_update,
 	.secret_put = sq_secret_put,
 	.secret_get = sq_secret_get,
 	.secret_delete_owner = sq_secret_delete_owner,
@@ -833,6 +918,7 @@ static const struct store_ops sqlite_ops = {
 	.audit_last = sq_audit_last,
 	.audit_insert = sq_audit_insert,
 	.audit_iterate = sq_audit_iterate,
+	.audit_list_tenant = sq_audit_list_tenant,
 	.audit_head_get = sq_audit_head_get,
 	.audit_head_set = sq_audit_head_set,
 	.auth = &sqlite_auth_ops,
