@@ -1,5 +1,7 @@
 # Turns the numbered migration files into a C table so that the binary carries
-# its own schema. Input: OUT (C file), PREFIX (backend name), FILES (sorted list).
+# its own schema. Input: OUT (C file), PREFIX (backend name), DIR (folder of NNNN_name.sql).
+file(GLOB FILES ${DIR}/*.sql)
+list(SORT FILES)
 set(out "/* generated from src/store/migrations by cmake/embed_sql.cmake */\n")
 string(APPEND out "#include \"store/migrations.h\"\n\n")
 set(entries "")

@@ -127,6 +127,7 @@ struct store_ops {
 	int (*tenant_create)(struct store *st, const char *name, int64_t *id);
 	int (*tenant_get_by_name)(struct store *st, const char *name, struct tenant *out);
 	int (*tenant_get)(struct store *st, int64_t id, struct tenant *out);
+	int (*tenant_list)(struct store *st, int (*cb)(void *ctx, const struct tenant *t), void *ctx);
 
 	int (*user_create)(struct store *st, struct user_record *user);
 	int (*user_get)(struct store *st, int64_t tenant_id, const char *username,

@@ -29,6 +29,8 @@ int cmd_device(int argc, char **argv);
 int cmd_master(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_version(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_tenant(int argc, char **argv);
 
 /* --data, else $IOTVAULT_DATA, else NULL. */
 const char *cli_data_dir(const char *opt);

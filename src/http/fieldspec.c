@@ -43,8 +43,8 @@ static void check_field(const struct field_spec *f, json_t *v, json_t *errors)
 {
 	char msg[256];
 	const char *desc = f->description ? f->description : "";
-	const char *s;
-	size_t n;
+	const char *s = "";
+	size_t n = 0;
 
 	switch (f->type) {
 	case FIELD_STRING:

@@ -24,6 +24,7 @@ enum query {
 	Q_DEVICE_LIST,
 	Q_DEVICE_UPDATE,
 	Q_TENANT_GET,
+	Q_TENANT_LIST,
 	Q_AUDIT_LIST_TENANT,
 	Q_DEVICE_DELETE,
 	Q_SECRET_PUT,
@@ -77,6 +78,7 @@ static const char *const query_sql[Q_COUNT] = {
 	[Q_DEVICE_UPDATE] = "UPDATE devices SET name = ?3, tags = ?4, join_eui = coalesce(?5, join_eui), "
 			    "updated_at = ?6 WHERE tenant_id = ?1 AND id = ?2",
 	[Q_TENANT_GET] = "SELECT id, name, created_at FROM tenants WHERE id = ?1",
+	[Q_TENANT_LIST] = "SELECT id, name, created_at FROM tenants ORDER BY id",
 	[Q_AUDIT_LIST_TENANT] = "SELECT " AUDIT_COLUMNS " FROM audit_log WHERE tenant_id = ?1 AND seq > ?2 "
 				"AND (?4 IS NULL OR action = ?4 OR (substr(?4, -2) = '.*' AND "
 				"substr(action, 1, length(?4) - 1) = substr(?4, 1, length(?4) - 1))) "
@@ -331,6 +333,26 @@ static int sq_tenant_get(struct store *st, int64_t id, struct tenant *out)
 		out->created_at = sqlite3_column_int64(q, 2);
 	} else
 		r = rc == SQLITE_DONE ? IV_ERR_NOT_FOUND : map_rc(s, rc, "tenant_get");
+	done(q);
+	return r;
+}
+
+static int sq_tenant_list(struct store *st, int (*cb)(void *ctx, const struct tenant *t), void *ctx)
+{
+	struct sqlite_store *s = be(st);
+	sqlite3_stmt *q = stmt(s, Q_TENANT_LIST);
+	struct tenant t;
+	int r = 0, rc;
+	if (q == NULL)
+		return IV_ERR_STORE;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		t.id = sqlite3_column_int64(q, 0);
+		t.created_at = sqlite3_column_int64(q, 2);
+		if ((r = sq_copy_text(t.name, sizeof(t.name), q, 1)) != 0 || (r = cb(ctx, &t)) != 0)
+			break;
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = map_rc(s, rc, "tenant_list");
 	done(q);
 	return r;
 }
@@ -899,6 +921,7 @@ static const struct store_ops sqlite_ops = {
 	.tenant_create = sq_tenant_create,
 	.tenant_get_by_name = sq_tenant_get_by_name,
 	.tenant_get = sq_tenant_get,
+	.tenant_list = sq_tenant_list,
 	.user_create = sq_user_create,
 	.user_get = sq_user_get,
 	.device_insert = sq_device_insert,

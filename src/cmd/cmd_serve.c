@@ -1,0 +1,105 @@
+/* `iotvault serve`: runs the HTTPS API until SIGTERM/SIGINT; SIGHUP reloads
+ * the TLS certificate and key. */
+#include "cmd/cli.h"
+#include "iotvault/auth.h"
+#include "iotvault/http.h"
+#include "iotvault/log.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+	"iotvault serve --data DIR [--listen HOST:PORT]\n"
+	"\n"
+	"Serves the HTTPS API (see docs/api.md) on [http] listen of the configuration,\n"
+	"or HOST:PORT. SIGHUP reloads the TLS certificate and key; SIGTERM or SIGINT\n"
+	"stops the server.";
+
+enum { OPT_DATA = 1, OPT_LISTEN, OPT_HELP };
+
+static const struct option options[] = {
+	{"data", required_argument, NULL, OPT_DATA},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+int cmd_serve(int argc, char **argv)
+{
+	const char *data = NULL, *listen = NULL;
+	struct service svc;
+	struct http_server *srv = NULL;
+	struct app app;
+	sigset_t signals;
+	int c, r, sig, status;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_DATA: data = optarg; break;
+		case OPT_LISTEN: listen = optarg; break;
+		case OPT_HELP: printf("usage: %s\n", usage); return 0;
+		default: return cli_usage(usage);
+		}
+	}
+	if (optind != argc)
+		return cli_usage(usage);
+	/* the worker threads inherit this mask: only sigwait below sees them */
+	sigemptyset(&signals);
+	sigaddset(&signals, SIGHUP);
+	sigaddset(&signals, SIGTERM);
+	sigaddset(&signals, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &signals, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((status = app_open(&app, cli_data_dir(data))) != 0)
+		return status;
+	memset(&svc, 0, sizeof(svc));
+	svc.cfg = app.cfg;
+	svc.st = app.st;
+	svc.v = app.v;
+	pthread_mutex_init(&svc.lock, NULL);
+	if (listen != NULL) {
+		char *copy = strdup(listen);
+		if (copy == NULL || !config_value_ok(listen)) {
+			free(copy);
+			status = cli_error(IV_ERR_USAGE, "--listen: HOST:PORT");
+			goto out;
+		}
+		free(svc.cfg.http_listen);
+		svc.cfg.http_listen = copy;
+	}
+	if ((r = auth_service_init(&svc)) != 0) {
+		status = cli_error(r, "cannot start the authentication layer: %s", iv_error_message(r));
+		goto out;
+	}
+	if ((r = http_server_start(&svc, &srv)) != 0) {
+		status = cli_error(r, "cannot start the HTTPS server: %s", iv_error_message(r));
+		goto out;
+	}
+	printf("iotvault %s serving https://%s\n", IOTVAULT_VERSION, svc.cfg.http_listen);
+	fflush(stdout);
+	for (;;) {
+		if (sigwait(&signals, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			if (http_server_reload_tls(srv) != 0)
+				log_error("SIGHUP: certificate reload failed; still serving the old one");
+			continue;
+		}
+		log_info("signal %d: stopping", sig);
+		break;
+	}
+	/* success */
+	status = 0;
+out:
+	http_server_stop(srv);
+	auth_service_free(&svc);
+	pthread_mutex_destroy(&svc.lock);
+	app.cfg = svc.cfg; /* --listen may have replaced a string */
+	app_close(&app);
+	return status;
+}
