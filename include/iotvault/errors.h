@@ -52,7 +52,7 @@
 	  "method not allowed for this resource")                                              \
 	X(IV_ERR_HEADERS_TOO_LARGE, -27, "headers_too_large", 431, 141, "MalformedRequest", 2, \
 	  "request headers too large")                                                         \
-	X(IV_ERR_TIMEOUT, -28, "request_timeout", 408, 160, "Other", 1,                        \
+	X(IV_ERR_TIMEOUT, -28, "request_timeout", 408, 136, "Other", 1,                        \
 	  "request not completed in time")                                                     \
 	X(IV_ERR_MEDIA_TYPE, -29, "unsupported_media_type", 415, 143, "MalformedRequest", 2,   \
 	  "unsupported content type")                                                          \

@@ -123,7 +123,7 @@ static void test_lookups_match_table(void **state)
 
 static void test_unknown_code(void **state)
 {
-	static const int unknown[] = {1, 42, -1000, -23, 0x7fffffff, -0x7fffffff - 1};
+	static const int unknown[] = {1, 42, -1000, -999, 0x7fffffff, -0x7fffffff - 1};
 	(void)state;
 	for (size_t i = 0; i < sizeof(unknown) / sizeof(unknown[0]); i++) {
 		int code = unknown[i];
