@@ -14,6 +14,7 @@ static const struct command commands[] = {
 	{"device", cmd_device, "add, list, show (--reveal: audited) and delete devices"},
 	{"master", cmd_master, "master key status, rotation and retirement"},
 	{"audit", cmd_audit, "verify and list the tamper-evident audit log"},
+	{"serve", cmd_serve, "run the HTTPS API server"},
 	{"version", cmd_version, "print the version"},
 };
 

@@ -32,7 +32,9 @@ struct principal;
 /* Resolves the caller from a session token (the __Host-iotvault_session cookie
  * value) or a bearer API key, whichever is given (a bearer key wins). Checks
  * expiry (idle and absolute), revocation and the tenant; refreshes last-used
- * times. Runs with the service lock held. 0, or IV_ERR_UNAUTHENTICATED. */
+ * times. Runs with the service lock held. 0, or IV_ERR_UNAUTHENTICATED; a
+ * store failure (IV_ERR_BUSY, IV_ERR_STORE, IV_ERR_NOMEM) is passed on so
+ * that the client sees 503/500 rather than being logged out. */
 int auth_resolve(struct service *svc, const char *session_token, const char *bearer,
 		 struct principal *out) IV_WUR;
 /* Loads what the auth layer needs at start-up (common-password list). */

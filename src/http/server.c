@@ -525,13 +525,16 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 		service_lock(srv->svc);
 		r = auth_resolve(srv->svc, bearer ? NULL : token, bearer, &req.who);
 		service_unlock(srv->svc);
+		/* a busy or failing store is not a reason to log anyone out */
+		if (r == IV_ERR_BUSY || r == IV_ERR_STORE || r == IV_ERR_NOMEM)
+			return send_error(c, r, NULL, NULL, 0);
 		if (r != 0)
 			return send_error(c, r == IV_ERR_TOTP_REQUIRED ? r : IV_ERR_UNAUTHENTICATED,
 					  NULL, NULL, 0);
 		if ((route->flags & ROUTE_USERS_ONLY) && req.who.kind != PRINCIPAL_USER)
 			return send_error(c, IV_ERR_FORBIDDEN, "only for signed-in users", NULL, 0);
 		if (!(req.who.role_bit & route->roles))
-			return send_error(c, IV_ERR_FORBIDDEN, NULL, NULL, 0);
+			return send_error(c, auth_route_denied(&req.who, route->roles), NULL, NULL, 0);
 		if (req.who.via_cookie && !is_safe_method(method) && !same_origin(&req))
 			return send_error(c, IV_ERR_CSRF, NULL, NULL, 0);
 	}
