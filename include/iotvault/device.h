@@ -33,8 +33,9 @@ struct device_input {
 /* The secret fields a device of KIND/MAC version has, NULL-terminated. */
 const char *const *device_key_fields(const struct device_record *dev);
 
-/* Validates IN and fills OUT without touching the store. On failure ERR names
- * the field (never its value). */
+/* Validates IN and fills OUT without touching the store. On failure ERR is
+ * "<field>: <reason>" naming one field by its JSON name (dev_eui, app_key...),
+ * never its value. */
 int device_validate(const struct device_input *in, int64_t tenant_id, struct device_record *out,
 		    char *err, size_t err_len) IV_WUR;
 /* Inserts the device, seals its keys and writes "device.create", atomically. */

@@ -185,7 +185,15 @@ static int do_add(struct app *app, const struct device_opts *o, int64_t tenant_i
 	}
 	r = device_create(app->v, &app->actor, tenant_id, &in, &dev, err, sizeof(err));
 	if (r != 0) {
-		status = cli_error(r, "%s", err[0] ? err : iv_error_message(r));
+		/* "dev_eui: ..." names the JSON field; here it is the option --dev-eui */
+		char *colon = strchr(err, ':');
+		if (colon != NULL) {
+			for (char *p = err; p < colon; p++)
+				if (*p == '_')
+					*p = '-';
+			status = cli_error(r, "--%s", err);
+		} else
+			status = cli_error(r, "%s", err[0] ? err : iv_error_message(r));
 		goto out;
 	}
 	if (o->json) {

@@ -101,28 +101,33 @@ int device_validate(const struct device_input *in, int64_t tenant_id, struct dev
 		const char *mv = in->mac_version ? in->mac_version : "1.0.3";
 		snprintf(out->kind, sizeof(out->kind), "lorawan");
 		if (in->endpoint || in->psk_identity || in->psk)
-			FAIL(IV_ERR_INVALID, "endpoint, psk-identity, psk: only for lwm2m devices");
+			FAIL(IV_ERR_INVALID, "%s: only for lwm2m devices",
+			     in->endpoint ? "endpoint" : in->psk_identity ? "psk_identity" : "psk");
 		if (in->dev_eui == NULL || eui_parse(in->dev_eui, eui) != 0)
-			FAIL(IV_ERR_INVALID, "dev-eui: required, 16 hex digits");
+			FAIL(IV_ERR_INVALID, "dev_eui: required, 16 hex digits");
 		eui_format(eui, out->dev_eui);
 		if (in->join_eui == NULL || eui_parse(in->join_eui, eui) != 0)
-			FAIL(IV_ERR_INVALID, "join-eui: required, 16 hex digits");
+			FAIL(IV_ERR_INVALID, "join_eui: required, 16 hex digits");
 		eui_format(eui, out->join_eui);
 		if (!mac_version_valid(mv))
-			FAIL(IV_ERR_INVALID, "mac-version: one of 1.0.0, 1.0.1, 1.0.2, 1.0.3, 1.0.4, 1.1");
+			FAIL(IV_ERR_INVALID, "mac_version: one of 1.0.0, 1.0.1, 1.0.2, 1.0.3, 1.0.4, 1.1");
 		snprintf(out->mac_version, sizeof(out->mac_version), "%s", mv);
 		if (in->app_key == NULL || in->app_key->len != AES128_KEY_LEN)
-			FAIL(IV_ERR_INVALID, "app-key: must be 16 bytes (32 hex digits)");
+			FAIL(IV_ERR_INVALID, "app_key: must be 16 bytes (32 hex digits)");
 		if (strcmp(mv, "1.1") == 0) {
 			if (in->nwk_key == NULL || in->nwk_key->len != AES128_KEY_LEN)
-				FAIL(IV_ERR_INVALID, "nwk-key: must be 16 bytes (32 hex digits)");
+				FAIL(IV_ERR_INVALID, "nwk_key: must be 16 bytes (32 hex digits)");
 		} else if (in->nwk_key != NULL)
-			FAIL(IV_ERR_INVALID, "nwk-key: only LoRaWAN 1.1 devices have a NwkKey");
+			FAIL(IV_ERR_INVALID, "nwk_key: only LoRaWAN 1.1 devices have a NwkKey");
 	} else if (strcmp(in->kind, "lwm2m") == 0) {
 		snprintf(out->kind, sizeof(out->kind), "lwm2m");
 		if (in->dev_eui || in->join_eui || in->mac_version || in->app_key || in->nwk_key)
-			FAIL(IV_ERR_INVALID, "dev-eui, join-eui, mac-version, app-key, nwk-key: only "
-					     "for lorawan devices");
+			FAIL(IV_ERR_INVALID, "%s: only for lorawan devices",
+			     in->dev_eui       ? "dev_eui"
+			     : in->join_eui    ? "join_eui"
+			     : in->mac_version ? "mac_version"
+			     : in->app_key     ? "app_key"
+						: "nwk_key");
 		if (in->endpoint == NULL || !ident_ok(in->endpoint, DEVICE_ENDPOINT_MAX))
 			FAIL(IV_ERR_INVALID, "endpoint: required, 1-%d characters of "
 					     "A-Z a-z 0-9 . _ : @ + -",
@@ -130,7 +135,7 @@ int device_validate(const struct device_input *in, int64_t tenant_id, struct dev
 		snprintf(out->endpoint, sizeof(out->endpoint), "%s", in->endpoint);
 		const char *ident = in->psk_identity ? in->psk_identity : in->endpoint;
 		if (!ident_ok(ident, DEVICE_PSK_IDENTITY_MAX))
-			FAIL(IV_ERR_INVALID, "psk-identity: 1-%d characters of A-Z a-z 0-9 . _ : @ + -",
+			FAIL(IV_ERR_INVALID, "psk_identity: 1-%d characters of A-Z a-z 0-9 . _ : @ + -",
 			     DEVICE_PSK_IDENTITY_MAX);
 		snprintf(out->psk_identity, sizeof(out->psk_identity), "%s", ident);
 		if (in->psk == NULL || in->psk->len < DEVICE_PSK_MIN || in->psk->len > DEVICE_PSK_MAX)
@@ -160,8 +165,8 @@ int device_create(struct vault *v, const struct audit_actor *actor, int64_t tena
 	if ((r = st->ops->device_insert(st, out)) != 0) {
 		if (r == IV_ERR_EXISTS)
 			snprintf(err, err_len, "%s",
-				 out->dev_eui[0] ? "dev-eui: a device with this DevEUI exists"
-						 : "endpoint or psk-identity: already in use");
+				 out->dev_eui[0] ? "dev_eui: a device with this DevEUI exists"
+						 : "endpoint: this endpoint or PSK identity is already in use");
 		goto out;
 	}
 	fields = device_key_fields(out);

@@ -166,7 +166,8 @@ static int create_device(struct http_request *req, struct http_reply *rep)
 				  generated)) != 0)
 			goto out;
 		if (fieldspec_string(body, "app_key") || fieldspec_string(body, "nwk_key")) {
-			snprintf(err, sizeof(err), "app_key, nwk_key: only for lorawan devices");
+			snprintf(err, sizeof(err), "%s: only for lorawan devices",
+				 fieldspec_string(body, "app_key") ? "app_key" : "nwk_key");
 			r = IV_ERR_INVALID;
 			goto out;
 		}

@@ -142,6 +142,27 @@ static void tls_generation_free(struct tls_generation *g)
 	}
 }
 
+/* A certificate reloaded with a key of another certificate would fail every
+ * handshake: compare the public key of both. */
+static int key_matches_certificate(const struct tls_generation *g)
+{
+	gnutls_pubkey_t from_key = NULL;
+	gnutls_datum_t a = {NULL, 0}, b = {NULL, 0};
+	int r = IV_ERR_CRYPTO;
+
+	if (g->npcerts == 0 || gnutls_pubkey_init(&from_key) < 0)
+		return IV_ERR_CRYPTO;
+	if (gnutls_pubkey_import_privkey(from_key, g->key, 0, 0) >= 0 &&
+	    gnutls_pubkey_export2(from_key, GNUTLS_X509_FMT_DER, &a) >= 0 &&
+	    gnutls_pubkey_export2(g->pcerts[0].pubkey, GNUTLS_X509_FMT_DER, &b) >= 0 &&
+	    a.size == b.size && memcmp(a.data, b.data, a.size) == 0) /* lint:not-secret */
+		r = 0;
+	gnutls_free(a.data);
+	gnutls_free(b.data);
+	gnutls_pubkey_deinit(from_key);
+	return r;
+}
+
 static int tls_load(const struct config *cfg, struct tls_generation **out)
 {
 	struct tls_generation *g = calloc(1, sizeof(*g));
@@ -168,6 +189,10 @@ static int tls_load(const struct config *cfg, struct tls_generation **out)
 	    (gr = gnutls_privkey_import_x509_raw(g->key, &key, GNUTLS_X509_FMT_PEM, NULL, 0)) < 0) {
 		log_error("tls: %s: %s", key_path, gnutls_strerror(gr));
 		r = IV_ERR_CRYPTO;
+		goto out;
+	}
+	if ((r = key_matches_certificate(g)) != 0) {
+		log_error("tls: %s does not belong to the certificate in %s", key_path, cert_path);
 		goto out;
 	}
 	*out = g;

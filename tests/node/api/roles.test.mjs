@@ -1,0 +1,208 @@
+// The access matrix: every endpoint x every role (admin, operator, auditor,
+// viewer) x both kinds of principal (cookie session of a user, bearer API
+// key): 2xx where the role is allowed (docs/openapi.yaml x-roles, checked
+// against the issue's role definitions), 403 forbidden where it is not; and
+// every object of another tenant answers 404 to an allowed role.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Server, assertError, assertStatus, randHex } from './harness.mjs';
+
+const ROLES = ['admin', 'operator', 'auditor', 'viewer'];
+const srv = new Server();
+let admin;        // t1 admin (cookie)
+let t2admin;      // t2 admin (cookie)
+const principals = {}; // role -> {cookie: Client, bearer: Client, password}
+const t2 = {};    // ids of tenant t2's objects
+let t1TenantId;
+
+before(async () => {
+	await srv.start({ tenants: ['t2'], config: { auth: { throttle_base_ms: 10, throttle_max_ms: 100 } } });
+	admin = await srv.loginAdmin();
+	t1TenantId = (await admin.get('/api/v1/session')).body.tenant_id;
+	for (const role of ROLES) {
+		const name = `${role}-user`;
+		const u = await admin.post('/api/v1/users', { name, role, generate: true });
+		assertStatus(u, 201, `create ${role} user`);
+		assert.equal(u.headers['cache-control'], 'no-store');
+		const { client } = await srv.login('t1', name, u.body.password);
+		assert.ok(client, `${role} user logs in`);
+		const k = await admin.post('/api/v1/apikeys', { name: `${role}-key`, role });
+		assertStatus(k, 201, `create ${role} API key`);
+		principals[role] = { cookie: client, bearer: srv.bearer(k.body.key), name, password: u.body.password };
+	}
+	t2admin = (await srv.login('t2', 'admin', srv.tenantAdmins.t2)).client;
+	assert.ok(t2admin, 't2 admin logs in');
+	const who = await t2admin.get('/api/v1/session');
+	t2.tenant = who.body.tenant_id;
+	t2.device = (await t2admin.post('/api/v1/devices', { type: 'lorawan', dev_eui: randHex(8), join_eui: '70B3D57ED0000000' })).body.id;
+	t2.user = (await t2admin.post('/api/v1/users', { name: 'eve', role: 'operator', generate: true })).body.id;
+	t2.apikey = (await t2admin.post('/api/v1/apikeys', { name: 't2-key', role: 'viewer' })).body.id;
+	t2.self = who.body.user_id;
+	for (const v of Object.values(t2)) assert.ok(Number.isInteger(v), 't2 objects created');
+});
+after(() => srv.stop());
+
+async function newDevice() {
+	const r = await admin.post('/api/v1/devices', { type: 'lorawan', dev_eui: randHex(8), join_eui: '70B3D57ED0000000' });
+	assertStatus(r, 201, 'fixture device');
+	return r.body.id;
+}
+async function newUser() {
+	const r = await admin.post('/api/v1/users', { name: `u${randHex(4).toLowerCase()}`, role: 'viewer', generate: true });
+	assertStatus(r, 201, 'fixture user');
+	return r.body.id;
+}
+async function newKey() {
+	const r = await admin.post('/api/v1/apikeys', { name: `k${randHex(4)}`, role: 'viewer' });
+	assertStatus(r, 201, 'fixture key');
+	return r.body.id;
+}
+
+// operationId -> how to call it for a principal of ROLE (fresh objects for
+// destructive calls), the statuses that mean "allowed", and the path with a
+// tenant-t2 object (null when the route has no object id).
+const calls = {
+	whoami: { req: async () => ['GET', '/api/v1/session'] },
+	logout: { req: async (role, kind) => ['DELETE', '/api/v1/session', undefined, kind === 'cookie' ? 'fresh-session' : null], ok: [204] },
+	// a body without the fields: the role check passed when the answer is 400
+	changePassword: { req: async () => ['POST', '/api/v1/session/password', {}], ok: [400] },
+	totpEnrol: { req: async () => ['POST', '/api/v1/session/totp'] },
+	totpConfirm: { req: async () => ['POST', '/api/v1/session/totp/confirm', { code: '000000' }], ok: [400, 409] },
+	totpDisable: { req: async () => ['DELETE', '/api/v1/session/totp', { code: '000000' }], ok: [400, 409] },
+	passwordSuggestion: { req: async () => ['GET', '/api/v1/password/suggestion'] },
+	getHealth: { req: async () => ['GET', '/api/v1/health'] },
+	listUsers: { req: async () => ['GET', '/api/v1/users'] },
+	createUser: { req: async () => ['POST', '/api/v1/users', { name: `n${randHex(4).toLowerCase()}`, role: 'viewer', generate: true }] },
+	getUser: { req: async () => ['GET', `/api/v1/users/${await newUser()}`], other: () => `/api/v1/users/${t2.user}` },
+	updateUser: { req: async () => ['PATCH', `/api/v1/users/${await newUser()}`, { role: 'auditor' }], other: () => `/api/v1/users/${t2.user}`, otherBody: { role: 'auditor' } },
+	deleteUser: { req: async () => ['DELETE', `/api/v1/users/${await newUser()}`], other: () => `/api/v1/users/${t2.user}` },
+	unlockUser: { req: async () => ['POST', `/api/v1/users/${await newUser()}/unlock`], other: () => `/api/v1/users/${t2.user}/unlock` },
+	listTenants: { req: async () => ['GET', '/api/v1/tenants'] },
+	getTenant: { req: async () => ['GET', `/api/v1/tenants/${t1TenantId}`], other: () => `/api/v1/tenants/${t2.tenant}` },
+	listDevices: { req: async () => ['GET', '/api/v1/devices'] },
+	createDevice: { req: async () => ['POST', '/api/v1/devices', { type: 'lorawan', dev_eui: randHex(8), join_eui: '70B3D57ED0000000' }] },
+	getDevice: { req: async () => ['GET', `/api/v1/devices/${await newDevice()}`], other: () => `/api/v1/devices/${t2.device}` },
+	updateDevice: { req: async () => ['PATCH', `/api/v1/devices/${await newDevice()}`, { name: 'renamed' }], other: () => `/api/v1/devices/${t2.device}`, otherBody: { name: 'renamed' } },
+	deleteDevice: { req: async () => ['DELETE', `/api/v1/devices/${await newDevice()}`], other: () => `/api/v1/devices/${t2.device}` },
+	revealDeviceKeys: { req: async () => ['GET', `/api/v1/devices/${await newDevice()}/keys`], other: () => `/api/v1/devices/${t2.device}/keys` },
+	listApiKeys: { req: async () => ['GET', '/api/v1/apikeys'] },
+	createApiKey: { req: async () => ['POST', '/api/v1/apikeys', { name: `c${randHex(4)}`, role: 'viewer' }] },
+	revokeApiKey: { req: async () => ['DELETE', `/api/v1/apikeys/${await newKey()}`], other: () => `/api/v1/apikeys/${t2.apikey}` },
+	listAudit: { req: async () => ['GET', '/api/v1/audit'] },
+	verifyAudit: { req: async () => ['GET', '/api/v1/audit/verify'] },
+	login: null, // public; covered by session.test.mjs
+};
+
+function operations() {
+	const ops = [];
+	for (const [p, item] of Object.entries(srv.spec.doc.paths))
+		for (const [m, op] of Object.entries(item))
+			if (m !== 'parameters') ops.push({ path: p, method: m.toUpperCase(), op });
+	return ops;
+}
+
+test('the documented roles are the issue\'s roles', () => {
+	const roles = Object.fromEntries(operations().map((o) => [o.op.operationId, o.op['x-roles']]));
+	const can = (role, id) => roles[id].length === 0 || roles[id].includes(role);
+	// admin: users, settings, keys
+	for (const id of ['listUsers', 'createUser', 'updateUser', 'deleteUser', 'createApiKey', 'revokeApiKey', 'revealDeviceKeys'])
+		assert.ok(can('admin', id) && !can('viewer', id) && !can('auditor', id), id);
+	// operator: devices and reveal, but no users or API keys
+	for (const id of ['createDevice', 'updateDevice', 'deleteDevice', 'revealDeviceKeys']) assert.ok(can('operator', id), id);
+	for (const id of ['listUsers', 'createUser', 'createApiKey', 'listAudit']) assert.ok(!can('operator', id), id);
+	// auditor: the audit log, no keys
+	for (const id of ['listAudit', 'verifyAudit']) assert.ok(can('auditor', id) && !can('viewer', id), id);
+	assert.ok(!can('auditor', 'revealDeviceKeys'));
+	// viewer: device metadata only
+	for (const id of ['listDevices', 'getDevice']) assert.ok(can('viewer', id), id);
+	for (const id of ['createDevice', 'updateDevice', 'deleteDevice', 'revealDeviceKeys', 'listAudit'])
+		assert.ok(!can('viewer', id), id);
+});
+
+test('role x endpoint x principal kind: allowed or 403', async () => {
+	const failures = [];
+	for (const { path: p, method, op } of operations()) {
+		const call = calls[op.operationId];
+		if (call === null) continue;
+		assert.ok(call, `the matrix covers ${op.operationId}`);
+		for (const role of ROLES)
+			for (const kind of ['cookie', 'bearer']) {
+				const isPublic = op['x-roles'].length === 0;
+				const allowed = isPublic || (op['x-roles'].includes(role) && !(kind === 'bearer' && op['x-users-only']));
+				const [m, urlPath, body, special] = await call.req(role, kind);
+				assert.equal(m, method, `${op.operationId}: method`);
+				let client = principals[role][kind];
+				if (special === 'fresh-session')
+					client = (await srv.login('t1', principals[role].name, principals[role].password)).client;
+				const res = await client.request(m, urlPath, body !== undefined ? { json: body } : {});
+				const okStatuses = call.ok || [200, 201, 204];
+				const good = allowed ? okStatuses.includes(res.status) : res.status === 403 && res.body?.error?.code === 'forbidden';
+				if (!good)
+					failures.push(`${m} ${p} as ${role} (${kind}): got ${res.status} ${res.body?.error?.code ?? ''}, expected ${allowed ? okStatuses.join('/') : '403 forbidden'}`);
+			}
+	}
+	assert.deepEqual(failures, []);
+});
+
+test('objects of another tenant: 404 for allowed roles, 403 for the others', async () => {
+	const failures = [];
+	for (const { path: p, method, op } of operations()) {
+		const call = calls[op.operationId];
+		if (!call || !call.other) continue;
+		for (const role of ROLES)
+			for (const kind of ['cookie', 'bearer']) {
+				const allowed = op['x-roles'].includes(role) && !(kind === 'bearer' && op['x-users-only']);
+				const res = await principals[role][kind].request(method, call.other(), call.otherBody ? { json: call.otherBody } : {});
+				const want = allowed ? [404, 'not_found'] : [403, 'forbidden'];
+				if (res.status !== want[0] || res.body?.error?.code !== want[1])
+					failures.push(`${method} ${p} (t2 object) as ${role} (${kind}): got ${res.status} ${res.body?.error?.code ?? ''}, expected ${want.join(' ')}`);
+			}
+	}
+	assert.deepEqual(failures, []);
+	// t2's objects are intact and visible to t2 only
+	assertStatus(await t2admin.get(`/api/v1/devices/${t2.device}`), 200, 't2 device');
+	assertStatus(await t2admin.get(`/api/v1/users/${t2.user}`), 200, 't2 user');
+	assert.ok((await t2admin.get('/api/v1/apikeys')).body.apikeys.some((k) => k.id === t2.apikey && !k.revoked));
+	const t1list = (await admin.get('/api/v1/devices?limit=1000')).body.devices.map((d) => d.id);
+	assert.ok(!t1list.includes(t2.device), 't1 does not list t2 devices');
+	const t2list = (await t2admin.get('/api/v1/devices?limit=1000')).body.devices.map((d) => d.id);
+	assert.deepEqual(t2list, [t2.device], 't2 lists only its own device');
+	assertError(await admin.get(`/api/v1/tenants/${t2.tenant}`), 404, 'not_found', 'other tenant');
+	assert.deepEqual((await admin.get('/api/v1/tenants')).body.tenants.map((t) => t.name), ['t1']);
+	// the same DevEUI may exist in two tenants? at least: t2's audit is not in t1's
+	const t1audit = (await admin.get('/api/v1/audit?limit=1000')).body.records;
+	assert.ok(!t1audit.some((r) => r.object === `device:${t2.device}` && r.action === 'device.create'), 't1 audit excludes t2');
+});
+
+test('a revoked API key and a disabled user are refused', async () => {
+	const k = await admin.post('/api/v1/apikeys', { name: 'to-revoke', role: 'operator' });
+	const client = srv.bearer(k.body.key);
+	assertStatus(await client.get('/api/v1/devices'), 200, 'key works');
+	const listed = (await admin.get('/api/v1/apikeys')).body.apikeys.find((x) => x.id === k.body.id);
+	assert.ok(listed.last_used_at !== null, 'last-used time recorded');
+	assert.equal(JSON.stringify((await admin.get('/api/v1/apikeys')).body).includes(k.body.key), false, 'secret never listed');
+	assertStatus(await admin.del(`/api/v1/apikeys/${k.body.id}`), 204, 'revoke');
+	assertError(await client.get('/api/v1/devices'), 401, 'unauthenticated', 'revoked key');
+	assertError(await admin.del(`/api/v1/apikeys/${k.body.id}`), 404, 'not_found', 'revoke twice');
+	// a forged key with a valid id
+	const forged = srv.bearer(k.body.key.replace(/_[^_]+$/, '_' + 'A'.repeat(43)));
+	assertError(await forged.get('/api/v1/devices'), 401, 'unauthenticated', 'forged key');
+
+	const u = await admin.post('/api/v1/users', { name: 'to-disable', role: 'operator', generate: true });
+	const { client: session } = await srv.login('t1', 'to-disable', u.body.password);
+	assertStatus(await session.get('/api/v1/session'), 200, 'user works');
+	assertStatus(await admin.patch(`/api/v1/users/${u.body.id}`, { disabled: true }), 200, 'disable');
+	assertError(await session.get('/api/v1/session'), 401, 'unauthenticated', 'disabled user session');
+	assert.equal((await srv.login('t1', 'to-disable', u.body.password)).client, null, 'disabled user cannot log in');
+});
+
+test('the last active admin cannot be demoted, disabled or deleted', async () => {
+	// t2 has a single admin
+	const who = await t2admin.get('/api/v1/session');
+	const id = who.body.user_id;
+	assertError(await t2admin.patch(`/api/v1/users/${id}`, { role: 'viewer' }), 409, 'refused', 'demote last admin');
+	assertError(await t2admin.patch(`/api/v1/users/${id}`, { disabled: true }), 409, 'refused', 'disable last admin');
+	assertError(await t2admin.del(`/api/v1/users/${id}`), 409, 'refused', 'delete last admin');
+	assertStatus(await t2admin.get('/api/v1/session'), 200, 'still signed in');
+});
