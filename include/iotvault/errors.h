@@ -61,7 +61,11 @@
 	X(IV_ERR_CSRF, -31, "cross_origin_rejected", 403, 131, "Other", 7,                     \
 	  "cross-origin state-changing request rejected")                                      \
 	X(IV_ERR_TOTP_REQUIRED, -32, "totp_required", 401, 129, "Other", 7,                    \
-	  "a one-time code is required")
+	  "a one-time code is required")                                                       \
+	X(IV_ERR_MIC_FAILED, -33, "mic_failed", 400, 128, "MICFailed", 5,                      \
+	  "message integrity code does not verify")                                            \
+	X(IV_ERR_REPLAY, -34, "replayed", 409, 137, "FrameReplayed", 4,                         \
+	  "nonce or frame counter already used")
 
 enum iv_error {
 #define IV_ERR_ENUM(sym, val, name, http, coap, ts002, exitc, msg) sym = (val),

@@ -139,6 +139,9 @@ const struct route *router_match(const char *method, const char *path,
 				 const char *params[HTTP_MAX_PARAMS], size_t *nparams,
 				 char *scratch, size_t scratch_len, int *path_exists);
 
+/* "GET, POST" for the methods PATH supports (for 405's Allow header). */
+void router_allowed_methods(const char *path, char *out, size_t cap);
+
 struct http_server;
 
 /* Starts the listener of SVC->cfg (TLS policy, limits, thread pool). */

@@ -109,6 +109,7 @@ struct audit_record {
 
 struct store;
 struct store_auth_ops;
+struct store_lorawan_ops;
 
 typedef int (*store_device_cb)(void *ctx, const struct device_record *dev);
 typedef int (*store_secret_cb)(void *ctx, const struct secret_record *sec);
@@ -179,6 +180,8 @@ struct store_ops {
 
 	/* the authentication layer's operations (include/iotvault/store_auth.h) */
 	const struct store_auth_ops *auth;
+	/* the LoRaWAN roles' operations (include/iotvault/store_lorawan.h) */
+	const struct store_lorawan_ops *lorawan;
 };
 
 struct store {

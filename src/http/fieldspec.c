@@ -195,6 +195,10 @@ int fieldspec_validate(const struct field_spec *specs, json_t *obj, json_t **err
 			size_t n = 0;
 			for (; key[n] && n < 64; n++)
 				name[n] = ((unsigned char)key[n] < 0x20 || key[n] == 0x7f) ? '?' : key[n];
+			/* never cut a UTF-8 sequence: back up over continuation bytes */
+			if (key[n] != '\0')
+				while (n > 0 && ((unsigned char)key[n] & 0xc0) == 0x80)
+					n--;
 			name[n] = '\0';
 			add_error(errs, name, "unknown", "unknown field");
 			continue;

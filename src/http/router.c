@@ -1,6 +1,7 @@
 /* Route matching over the per-resource route tables. */
 #include "iotvault/http.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const struct route *const tables[] = {
@@ -72,4 +73,25 @@ const struct route *router_match(const char *method, const char *path,
 		}
 	*nparams = 0;
 	return NULL;
+}
+
+void router_allowed_methods(const char *path, char *out, size_t cap)
+{
+	char scratch[1024];
+	char *segs[16];
+	const char *params[HTTP_MAX_PARAMS];
+	size_t nparams, nsegs, used = 0;
+	size_t len = strlen(path);
+
+	out[0] = '\0';
+	if (cap == 0 || len >= sizeof(scratch))
+		return;
+	memcpy(scratch, path, len + 1);
+	if ((nsegs = split(scratch, segs, 16)) > 16)
+		return;
+	for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
+		for (const struct route *r = tables[t]; r->method != NULL; r++)
+			if (match(r->pattern, segs, nsegs, params, &nparams) && used + strlen(r->method) + 3 < cap)
+				used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? ", " : "",
+							 r->method);
 }

@@ -530,8 +530,18 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	rep.status = 200;
 	route = router_match(method, url, req.params, &req.nparams, scratch, sizeof(scratch),
 			     &path_exists);
+	if (route == NULL && path_exists) {
+		json_t *body = http_error_body(IV_ERR_METHOD, NULL, NULL);
+		memset(&rep, 0, sizeof(rep));
+		router_allowed_methods(url, scratch, sizeof(scratch));
+		if (http_reply_header(&rep, "Allow", scratch) != 0)
+			rep.nheaders = 0;
+		ret = send_json(c, iv_error_http_status(IV_ERR_METHOD), body, 0, &rep, 0);
+		json_decref(body);
+		return ret;
+	}
 	if (route == NULL)
-		return send_error(c, path_exists ? IV_ERR_METHOD : IV_ERR_NOT_FOUND, NULL, NULL, 0);
+		return send_error(c, IV_ERR_NOT_FOUND, NULL, NULL, 0);
 	req.svc = srv->svc;
 	req.method = method;
 	req.path = url;
@@ -590,6 +600,23 @@ static double elapsed_s(const struct timespec *since)
 	return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
+static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
+				       const char *value)
+{
+	size_t *total = cls;
+	(void)kind;
+	*total += strlen(key) + (value ? strlen(value) : 0) + 4; /* ": " and CRLF */
+	return MHD_YES;
+}
+
+/* The request line and header fields as the client sent them, near enough. */
+static size_t header_bytes(struct MHD_Connection *c, const char *url)
+{
+	size_t total = strlen(url) + 16;
+	MHD_get_connection_values(c, MHD_HEADER_KIND, add_header_size, &total);
+	return total;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_size, void **con_cls)
@@ -613,6 +640,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			return send_error(c, IV_ERR_THROTTLED, "too many connections from this address",
 					  NULL, 1);
 		}
+		if (header_bytes(c, url) > (size_t)cfg->http_max_header_bytes)
+			return send_error(c, IV_ERR_HEADERS_TOO_LARGE, NULL, NULL, 1);
 		clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
 		if (clen != NULL && strtoull(clen, NULL, 10) > (unsigned long long)cfg->http_max_body_bytes)
 			return send_error(c, IV_ERR_TOO_LARGE, "request body too large", NULL, 1);
@@ -620,8 +649,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (*upload_size > 0) {
 		if (elapsed_s(&rs->started) > cfg->http_request_timeout_s) {
-			*upload_size = 0;
-			return send_error(c, IV_ERR_TIMEOUT, NULL, NULL, 1);
+			/* libmicrohttpd cannot queue a reply while a body is still
+			 * arriving: the connection is closed instead of answering 408 */
+			log_warning("http: %s: request body not received within %d s; closing",
+				    rs->source, cfg->http_request_timeout_s);
+			return MHD_NO;
 		}
 		if (!rs->too_large && rs->len + *upload_size > (size_t)cfg->http_max_body_bytes)
 			rs->too_large = 1;
@@ -739,14 +771,15 @@ int http_server_start(struct service *svc, struct http_server **out)
 		MHD_OPTION_HTTPS_CERT_CALLBACK, cert_callback,
 		MHD_OPTION_HTTPS_PRIORITIES, http_tls_priorities,
 		MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)svc->cfg.http_threads,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)svc->cfg.http_max_header_bytes + 4096,
+		/* room for twice the header limit, so our own 431 check runs before
+		 * libmicrohttpd runs out of buffer and answers on its own */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)svc->cfg.http_max_header_bytes * 2 + 16384,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)svc->cfg.http_request_timeout_s,
 		/* a hard stop well above the 429 threshold */
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned int)svc->cfg.http_connections_per_source * 2 + 2,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned int)1,
 		MHD_OPTION_END);
 	if (srv->daemon == NULL) {
 		log_error("http: cannot listen on %s", svc->cfg.http_listen);

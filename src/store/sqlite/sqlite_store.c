@@ -911,6 +911,7 @@ static void sq_close(struct store *st)
 }
 
 extern const struct store_auth_ops sqlite_auth_ops;
+extern const struct store_lorawan_ops sqlite_lorawan_ops;
 
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
@@ -945,6 +946,7 @@ static const struct store_ops sqlite_ops = {
 	.audit_head_get = sq_audit_head_get,
 	.audit_head_set = sq_audit_head_set,
 	.auth = &sqlite_auth_ops,
+	.lorawan = &sqlite_lorawan_ops,
 };
 
 static int migrate(struct sqlite_store *s)
