@@ -12,6 +12,7 @@ static const struct command commands[] = {
 	{"init", cmd_init, "create a data directory (database, master key, certificate, admin)"},
 	{"tenant", cmd_tenant, "add and list tenants (each with its first admin)"},
 	{"device", cmd_device, "add, list, show (--reveal: audited) and delete devices"},
+	{"peer", cmd_peer, "LoRaWAN backend peers (network and application servers) and their KEKs"},
 	{"master", cmd_master, "master key status, rotation and retirement"},
 	{"audit", cmd_audit, "verify and list the tamper-evident audit log"},
 	{"serve", cmd_serve, "run the HTTPS API server"},

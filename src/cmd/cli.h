@@ -31,6 +31,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_version(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_tenant(int argc, char **argv);
+int cmd_peer(int argc, char **argv);
 
 /* --data, else $IOTVAULT_DATA, else NULL. */
 const char *cli_data_dir(const char *opt);

@@ -7,6 +7,7 @@
 #include "iotvault/cursor.h"
 #include "iotvault/log.h"
 #include "iotvault/mkprov.h"
+#include "vault/vault_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -305,7 +306,7 @@ out:
 	return r;
 }
 
-static int fetch_and_open(struct vault *v, const struct secret_ref *ref, struct secbuf **out)
+int vault_fetch_open(struct vault *v, const struct secret_ref *ref, struct secbuf **out)
 {
 	struct secret_record *rec = malloc(sizeof(*rec)); /* ciphertext only */ /* lint:not-secret */
 	int r;
@@ -373,7 +374,7 @@ int vault_reveal(struct vault *v, const struct audit_actor *actor, const struct 
 	/* the record goes first: no record, no reveal */
 	if ((r = audit_append_now(v, actor, &ev)) != 0)
 		return IV_ERR_AUDIT;
-	if ((r = fetch_and_open(v, ref, out)) != 0) {
+	if ((r = vault_fetch_open(v, ref, out)) != 0) {
 		ev.outcome = "failure";
 		ev.detail = iv_error_name(r);
 		r2 = audit_append_now(v, actor, &ev);
@@ -478,7 +479,7 @@ int vault_open(const struct config *cfg, struct store *st, struct mk_provider *p
 	}
 	if ((r = vault_reload(v)) != 0)
 		goto out;
-	if ((r = fetch_and_open(v, &audit_key_ref, &v->audit_key)) != 0) {
+	if ((r = vault_fetch_open(v, &audit_key_ref, &v->audit_key)) != 0) {
 		log_error("vault: cannot open the audit key: %s", iv_error_message(r));
 		goto out;
 	}
