@@ -47,6 +47,9 @@ struct config {
 	long http_max_header_bytes;
 	int http_connections_per_source;
 	int http_request_timeout_s;
+	/* [backend] LoRaWAN Backend Interfaces listener; "off" disables it */
+	char *backend_listen;
+	int joinserver_lifetime_s;
 	/* [session] */
 	int session_idle_timeout_s;
 	int session_absolute_timeout_s;

@@ -146,6 +146,10 @@ struct http_server;
 
 /* Starts the listener of SVC->cfg (TLS policy, limits, thread pool). */
 int http_server_start(struct service *svc, struct http_server **out) IV_WUR;
+/* Starts the LoRaWAN Backend Interfaces listener ([backend] listen): same
+ * TLS policy and certificate, client certificates requested, TS002 JSON
+ * posted to / handed to the join server. Start the API listener first. */
+int http_backend_start(struct service *svc, struct http_server **out) IV_WUR;
 /* Re-reads the certificate and key; the old ones stay in use on failure. */
 int http_server_reload_tls(struct http_server *srv) IV_WUR;
 void http_server_stop(struct http_server *srv);

@@ -12,26 +12,28 @@
 #include <string.h>
 
 static const char usage[] =
-	"iotvault serve --data DIR [--listen HOST:PORT]\n"
+	"iotvault serve --data DIR [--listen HOST:PORT] [--backend-listen HOST:PORT|off]\n"
 	"\n"
 	"Serves the HTTPS API (see docs/api.md) on [http] listen of the configuration,\n"
-	"or HOST:PORT. SIGHUP reloads the TLS certificate and key; SIGTERM or SIGINT\n"
+	"or HOST:PORT, and the join server's LoRaWAN Backend Interfaces listener on\n"
+	"[backend] listen (default 127.0.0.1:8444). SIGHUP reloads the TLS certificate and key; SIGTERM or SIGINT\n"
 	"stops the server.";
 
-enum { OPT_DATA = 1, OPT_LISTEN, OPT_HELP };
+enum { OPT_DATA = 1, OPT_LISTEN, OPT_BACKEND, OPT_HELP };
 
 static const struct option options[] = {
 	{"data", required_argument, NULL, OPT_DATA},
 	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"backend-listen", required_argument, NULL, OPT_BACKEND},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
 
 int cmd_serve(int argc, char **argv)
 {
-	const char *data = NULL, *listen = NULL;
+	const char *data = NULL, *listen = NULL, *backend_listen = NULL;
 	struct service svc;
-	struct http_server *srv = NULL;
+	struct http_server *srv = NULL, *backend = NULL;
 	struct app app;
 	sigset_t signals;
 	int c, r, sig, status;
@@ -41,6 +43,7 @@ int cmd_serve(int argc, char **argv)
 		switch (c) {
 		case OPT_DATA: data = optarg; break;
 		case OPT_LISTEN: listen = optarg; break;
+		case OPT_BACKEND: backend_listen = optarg; break;
 		case OPT_HELP: printf("usage: %s\n", usage); return 0;
 		default: return cli_usage(usage);
 		}
@@ -72,6 +75,16 @@ int cmd_serve(int argc, char **argv)
 		free(svc.cfg.http_listen);
 		svc.cfg.http_listen = copy;
 	}
+	if (backend_listen != NULL) {
+		char *copy = strdup(backend_listen);
+		if (copy == NULL || !config_value_ok(backend_listen)) {
+			free(copy);
+			status = cli_error(IV_ERR_USAGE, "--backend-listen: HOST:PORT or off");
+			goto out;
+		}
+		free(svc.cfg.backend_listen);
+		svc.cfg.backend_listen = copy;
+	}
 	if ((r = auth_service_init(&svc)) != 0) {
 		status = cli_error(r, "cannot start the authentication layer: %s", iv_error_message(r));
 		goto out;
@@ -80,7 +93,16 @@ int cmd_serve(int argc, char **argv)
 		status = cli_error(r, "cannot start the HTTPS server: %s", iv_error_message(r));
 		goto out;
 	}
+	if (strcmp(svc.cfg.backend_listen, "off") != 0 &&
+	    (r = http_backend_start(&svc, &backend)) != 0) {
+		status = cli_error(r, "cannot start the backend-interfaces listener on %s: %s",
+				   svc.cfg.backend_listen, iv_error_message(r));
+		goto out;
+	}
 	printf("iotvault %s serving https://%s\n", IOTVAULT_VERSION, svc.cfg.http_listen);
+	if (backend)
+		printf("join server (LoRaWAN Backend Interfaces) on https://%s\n",
+		       svc.cfg.backend_listen);
 	fflush(stdout);
 	for (;;) {
 		if (sigwait(&signals, &sig) != 0)
@@ -96,6 +118,7 @@ int cmd_serve(int argc, char **argv)
 	/* success */
 	status = 0;
 out:
+	http_server_stop(backend);
 	http_server_stop(srv);
 	auth_service_free(&svc);
 	pthread_mutex_destroy(&svc.lock);

@@ -30,6 +30,7 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	cfg->rotation_batch_size = 500;
 	cfg->log_level = LOG_LEVEL_INFO;
 	cfg->http_threads = 4;
+	cfg->joinserver_lifetime_s = 0;
 	cfg->http_max_body_bytes = 1024 * 1024;
 	cfg->http_max_header_bytes = 16 * 1024;
 	cfg->http_connections_per_source = 32;
@@ -49,6 +50,7 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	    set_str(&cfg->tls_certificate, "tls/cert.pem") ||
 	    set_str(&cfg->tls_private_key, "tls/key.pem") || set_str(&cfg->log_file, "iotvault.log") ||
 	    set_str(&cfg->http_listen, "127.0.0.1:8443") ||
+	    set_str(&cfg->backend_listen, "127.0.0.1:8444") ||
 	    set_str(&cfg->auth_common_passwords, IOTVAULT_DATADIR "/common-passwords.txt")) {
 		config_free(cfg);
 		return IV_ERR_NOMEM;
@@ -132,6 +134,8 @@ static const struct key_spec key_specs[] = {
 	{"http", "max_header_bytes", V_LONG, OFF(http_max_header_bytes), 2048, 1024L * 1024},
 	{"http", "connections_per_source", V_INT, OFF(http_connections_per_source), 1, 10000},
 	{"http", "request_timeout_s", V_INT, OFF(http_request_timeout_s), 1, 3600},
+	{"backend", "listen", V_STR, OFF(backend_listen), 0, 0},
+	{"backend", "session_lifetime_s", V_INT, OFF(joinserver_lifetime_s), 0, 365 * 86400},
 	{"session", "idle_timeout_s", V_INT, OFF(session_idle_timeout_s), 60, 7 * 86400},
 	{"session", "absolute_timeout_s", V_INT, OFF(session_absolute_timeout_s), 300, 30 * 86400},
 	{"auth", "max_failures_per_account_hour", V_INT, OFF(auth_max_failures_per_account_hour), 1,
@@ -342,6 +346,7 @@ char *config_render(const struct config *cfg)
 				      cfg->pkcs11_module, cfg->pkcs11_token_label, cfg->pkcs11_pin_env,
 				      cfg->pkcs11_key_label, cfg->tls_certificate,
 				      cfg->tls_private_key, cfg->log_file, cfg->http_listen,
+				      cfg->backend_listen,
 				      cfg->auth_common_passwords};
 	int n;
 
@@ -380,6 +385,10 @@ char *config_render(const struct config *cfg)
 		"max_header_bytes = %ld\n"
 		"connections_per_source = %d\n"
 		"request_timeout_s = %d\n\n"
+		"[backend]\n"
+		"# LoRaWAN Backend Interfaces (join server); off disables the listener\n"
+		"listen = %s\n"
+		"session_lifetime_s = %d\n\n"
 		"[session]\n"
 		"idle_timeout_s = %d\n"
 		"absolute_timeout_s = %d\n\n"
@@ -396,7 +405,8 @@ char *config_render(const struct config *cfg)
 		cfg->tls_certificate, cfg->tls_private_key, cfg->log_file, levels[cfg->log_level & 3],
 		cfg->http_listen, cfg->http_threads, cfg->http_max_body_bytes,
 		cfg->http_max_header_bytes, cfg->http_connections_per_source,
-		cfg->http_request_timeout_s, cfg->session_idle_timeout_s,
+		cfg->http_request_timeout_s, cfg->backend_listen, cfg->joinserver_lifetime_s,
+		cfg->session_idle_timeout_s,
 		cfg->session_absolute_timeout_s, cfg->auth_max_failures_per_account_hour,
 		cfg->auth_max_failures_per_source_hour, cfg->auth_throttle_base_ms,
 		cfg->auth_throttle_max_ms, cfg->auth_common_passwords);
@@ -419,6 +429,7 @@ void config_free(struct config *cfg)
 	free(cfg->tls_private_key);
 	free(cfg->log_file);
 	free(cfg->http_listen);
+	free(cfg->backend_listen);
 	free(cfg->auth_common_passwords);
 	memset(cfg, 0, sizeof(*cfg));
 }

@@ -3,7 +3,9 @@
  * security headers on every response, authentication and role checks before
  * any handler runs, and certificate reload without restart. */
 #include "iotvault/auth.h"
+#include "iotvault/hex.h"
 #include "iotvault/http.h"
+#include "iotvault/joinserver.h"
 #include "iotvault/log.h"
 #include "iotvault/secmem.h"
 
@@ -51,6 +53,7 @@ struct source_count {
 struct http_server {
 	struct service *svc;
 	struct MHD_Daemon *daemon;
+	int backend; /* the LoRaWAN Backend Interfaces listener: TS002 on POST / */
 	pthread_mutex_t sources_lock;
 	struct source_count sources[SOURCE_SLOTS];
 };
@@ -103,8 +106,9 @@ static int read_file(const char *path, gnutls_datum_t *out, int secret)
 		goto out;
 	}
 	/* the private key goes to secure memory, the certificate to the heap */
-	out->data = secret ? secmem_alloc((size_t)st.st_size)
-			   : malloc((size_t)st.st_size); /* lint:not-secret */
+	/* one more byte: a NUL, for consumers that want a C string */
+	out->data = secret ? secmem_alloc((size_t)st.st_size + 1)
+			   : calloc(1, (size_t)st.st_size + 1); /* lint:not-secret */
 	if (out->data == NULL) {
 		r = IV_ERR_NOMEM;
 		goto out;
@@ -593,6 +597,55 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 	return ret;
 }
 
+/* SHA-256 of the client's certificate, when it presented one. */
+static int client_cert_sha256(struct MHD_Connection *c, char out[65])
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const gnutls_datum_t *certs;
+	unsigned int n = 0;
+	uint8_t digest[32];
+	size_t dlen = sizeof(digest);
+
+	out[0] = '\0';
+	if (ci == NULL || ci->tls_session == NULL)
+		return 0;
+	certs = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+	if (certs == NULL || n == 0)
+		return 0;
+	if (gnutls_fingerprint(GNUTLS_DIG_SHA256, &certs[0], digest, &dlen) < 0 || dlen != 32)
+		return 0;
+	hex_encode_upper(digest, dlen, out);
+	return 1;
+}
+
+static enum MHD_Result dispatch_backend(struct http_server *srv, struct MHD_Connection *c,
+					const char *url, const char *method, struct req_state *rs)
+{
+	struct js_request_ctx ctx;
+	char fp[65];
+	const char *auth;
+	json_t *answer = NULL;
+	enum MHD_Result ret;
+
+	if (strcmp(url, "/") != 0)
+		return send_error(c, IV_ERR_NOT_FOUND, "backend interfaces messages are posted to /",
+				  NULL, 0);
+	if (strcmp(method, "POST") != 0)
+		return send_error(c, IV_ERR_METHOD, NULL, NULL, 0);
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.source = rs->source;
+	ctx.cert_sha256 = client_cert_sha256(c, fp) ? fp : NULL;
+	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+	if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0)
+		ctx.bearer = auth + 7;
+	joinserver_handle(srv->svc, &ctx, rs->body, rs->len, &answer);
+	/* answers carry wrapped keys only, but plaintext envelopes are possible */
+	ret = send_json(c, 200, answer, 1, NULL, 0);
+	json_decref(answer);
+	return ret;
+}
+
 static double elapsed_s(const struct timespec *since)
 {
 	struct timespec now;
@@ -683,6 +736,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (rs->too_large)
 		return send_error(c, IV_ERR_TOO_LARGE, "request body too large", NULL, 1);
+	if (srv->backend)
+		return dispatch_backend(srv, c, url, method, rs);
 	return dispatch(srv, c, url, method, rs);
 }
 
@@ -745,22 +800,35 @@ static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen
 	return 0;
 }
 
-int http_server_start(struct service *svc, struct http_server **out)
+static int start(struct service *svc, const char *listen, int backend, struct http_server **out)
 {
 	struct http_server *srv = calloc(1, sizeof(*srv));
 	struct sockaddr_storage addr;
 	socklen_t addr_len;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_TLS | MHD_USE_ERROR_LOG;
+	gnutls_datum_t trust = {NULL, 0};
+	char *cert_path = NULL;
 	int r;
 
 	if (srv == NULL)
 		return IV_ERR_NOMEM;
 	srv->svc = svc;
+	srv->backend = backend;
 	pthread_mutex_init(&srv->sources_lock, NULL);
-	if ((r = parse_listen(svc->cfg.http_listen, &addr, &addr_len)) != 0)
+	if ((r = parse_listen(listen, &addr, &addr_len)) != 0)
 		goto fail;
-	if ((r = http_server_reload_tls(srv)) != 0)
+	if (!backend && (r = http_server_reload_tls(srv)) != 0)
 		goto fail;
+	if (backend) {
+		/* libmicrohttpd asks for client certificates only when it has a
+		 * trust list; peers are matched by their pinned certificate in
+		 * the join server, so the server's own certificate suffices */
+		if ((cert_path = config_path(&svc->cfg, svc->cfg.tls_certificate)) == NULL ||
+		    (r = read_file(cert_path, &trust, 0)) != 0) {
+			r = r ? r : IV_ERR_NOMEM;
+			goto fail;
+		}
+	}
 	if (addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	flags |= MHD_USE_EPOLL;
@@ -780,18 +848,33 @@ int http_server_start(struct service *svc, struct http_server **out)
 		(unsigned int)svc->cfg.http_connections_per_source * 2 + 2,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+		backend ? MHD_OPTION_HTTPS_MEM_TRUST : MHD_OPTION_END, (const char *)trust.data,
 		MHD_OPTION_END);
 	if (srv->daemon == NULL) {
-		log_error("http: cannot listen on %s", svc->cfg.http_listen);
+		log_error("http: cannot listen on %s", listen);
 		r = IV_ERR_IO;
 		goto fail;
 	}
-	log_info("http: listening on https://%s", svc->cfg.http_listen);
+	log_info("%s: listening on https://%s", backend ? "backend" : "http", listen);
+	free_file(&trust, 0);
+	free(cert_path);
 	*out = srv;
 	return 0;
 fail:
+	free_file(&trust, 0);
+	free(cert_path);
 	http_server_stop(srv);
 	return r;
+}
+
+int http_server_start(struct service *svc, struct http_server **out)
+{
+	return start(svc, svc->cfg.http_listen, 0, out);
+}
+
+int http_backend_start(struct service *svc, struct http_server **out)
+{
+	return start(svc, svc->cfg.backend_listen, 1, out);
 }
 
 void http_server_stop(struct http_server *srv)
@@ -800,10 +883,13 @@ void http_server_stop(struct http_server *srv)
 		return;
 	if (srv->daemon)
 		MHD_stop_daemon(srv->daemon);
-	pthread_rwlock_wrlock(&tls_lock);
-	tls_generation_free(tls_current);
-	tls_current = NULL;
-	pthread_rwlock_unlock(&tls_lock);
+	/* the API listener owns the shared certificate */
+	if (!srv->backend) {
+		pthread_rwlock_wrlock(&tls_lock);
+		tls_generation_free(tls_current);
+		tls_current = NULL;
+		pthread_rwlock_unlock(&tls_lock);
+	}
 	pthread_mutex_destroy(&srv->sources_lock);
 	free(srv);
 }
