@@ -1,7 +1,9 @@
 /* `iotvault device add|list|show|delete`. */
 #include "cmd/cli.h"
 #include "iotvault/device.h"
+#include "iotvault/audit.h"
 #include "iotvault/hex.h"
+#include "iotvault/store_lorawan.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -20,6 +22,9 @@ static const char usage[] =
 	"       iotvault device show --data DIR --tenant T (--id N | --dev-eui HEX | --endpoint EP)\n"
 	"         [--reveal] [--json]\n"
 	"       iotvault device delete --data DIR --tenant T (--id N | --dev-eui HEX | --endpoint EP)\n"
+	"       iotvault device join-settings --data DIR --tenant T --dev-eui HEX\n"
+	"         [--as-peer NAME] [--home-net-id NETID]\n"
+	"       iotvault device reset-nonces --data DIR --tenant T --dev-eui HEX\n"
 	"\n"
 	"SRC is generate (default), env:NAME, file:PATH or - (standard input); keys are\n"
 	"never accepted literally on the command line. --reveal writes an audit record\n"
@@ -28,7 +33,7 @@ static const char usage[] =
 enum {
 	OPT_DATA = 1, OPT_TENANT, OPT_TYPE, OPT_DEV_EUI, OPT_JOIN_EUI, OPT_MAC, OPT_APP_KEY,
 	OPT_NWK_KEY, OPT_NAME, OPT_TAGS, OPT_ENDPOINT, OPT_PSK_ID, OPT_PSK, OPT_PSK_LEN, OPT_AFTER,
-	OPT_LIMIT, OPT_JSON, OPT_ID, OPT_REVEAL, OPT_HELP
+	OPT_LIMIT, OPT_JSON, OPT_ID, OPT_REVEAL, OPT_AS_PEER, OPT_HOME_NET, OPT_HELP
 };
 
 static const struct option options[] = {
@@ -51,13 +56,15 @@ static const struct option options[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"id", required_argument, NULL, OPT_ID},
 	{"reveal", no_argument, NULL, OPT_REVEAL},
+	{"as-peer", required_argument, NULL, OPT_AS_PEER},
+	{"home-net-id", required_argument, NULL, OPT_HOME_NET},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
 
 struct device_opts {
 	const char *data, *tenant, *type, *dev_eui, *join_eui, *mac, *app_key, *nwk_key, *name, *tags;
-	const char *endpoint, *psk_id, *psk, *id;
+	const char *endpoint, *psk_id, *psk, *id, *as_peer, *home_net_id;
 	long psk_len, after, limit;
 	int json, reveal, help;
 };
@@ -99,6 +106,8 @@ static int parse(int argc, char **argv, struct device_opts *o)
 		case OPT_JSON: o->json = 1; break;
 		case OPT_ID: o->id = optarg; break;
 		case OPT_REVEAL: o->reveal = 1; break;
+		case OPT_AS_PEER: o->as_peer = optarg; break;
+		case OPT_HOME_NET: o->home_net_id = optarg; break;
 		case OPT_HELP: o->help = 1; break;
 		default: return IV_ERR_USAGE;
 		}
@@ -255,8 +264,76 @@ static int do_list(struct app *app, const struct device_opts *o, int64_t tenant_
 	return 0;
 }
 
+enum show_action { SHOW_PLAIN, SHOW_DELETE, SHOW_JOIN_SETTINGS, SHOW_RESET_NONCES };
+
+/* LoRaWAN join settings: the device's application-server peer and home NetID. */
+static int set_join_settings(struct app *app, const struct device_opts *o,
+			     const struct device_record *dev)
+{
+	struct peer_record peer;
+	struct audit_event ev;
+	struct store *st = app->st;
+	char object[64], home[7] = "", detail[160];
+	uint8_t netid[3];
+	int64_t peer_id = 0;
+	int r;
+
+	if (strcmp(dev->kind, "lorawan") != 0)
+		return cli_error(IV_ERR_INVALID, "join settings are for lorawan devices");
+	if (o->as_peer && o->as_peer[0]) {
+		r = st->ops->lorawan->peer_get_by_name(st, o->as_peer, &peer);
+		if (r != 0 || strcmp(peer.kind, "as") != 0)
+			return cli_error(IV_ERR_NOT_FOUND, "--as-peer: no application-server peer '%s'",
+					 o->as_peer);
+		peer_id = peer.id;
+	}
+	if (o->home_net_id && o->home_net_id[0]) {
+		if (hex_decode_exact(o->home_net_id, netid, sizeof(netid)) != 0)
+			return cli_error(IV_ERR_INVALID, "--home-net-id: a NetID, 6 hex digits");
+		hex_encode_upper(netid, sizeof(netid), home);
+	}
+	snprintf(object, sizeof(object), "device:%lld", (long long)dev->id);
+	snprintf(detail, sizeof(detail), "as_peer=%s home_net_id=%s", o->as_peer ? o->as_peer : "",
+		 home);
+	ev = (struct audit_event){dev->tenant_id, "device.join_settings", object, "success", detail};
+	if ((r = st->ops->begin(st, 1)) != 0)
+		return cli_error(r, "%s", iv_error_message(r));
+	if ((r = audit_append(app->v, &app->actor, &ev)) != 0 ||
+	    (r = st->ops->lorawan->device_set_join_settings(st, dev->tenant_id, dev->id, peer_id,
+							    home)) != 0 ||
+	    (r = st->ops->commit(st)) != 0) {
+		st->ops->rollback(st);
+		return cli_error(r, "%s", iv_error_message(r));
+	}
+	printf("device %lld: application server %s, home NetID %s\n", (long long)dev->id,
+	       peer_id ? o->as_peer : "(none)", home[0] ? home : "(none)");
+	return 0;
+}
+
+/* Forgets the DevNonce history, for devices that lost their counter or draw
+ * nonces from a weak generator and would otherwise be locked out. */
+static int reset_nonces(struct app *app, const struct device_record *dev)
+{
+	struct audit_event ev;
+	struct store *st = app->st;
+	char object[64];
+	int r;
+	snprintf(object, sizeof(object), "device:%lld", (long long)dev->id);
+	ev = (struct audit_event){dev->tenant_id, "device.reset_nonces", object, "success", dev->dev_eui};
+	if ((r = st->ops->begin(st, 1)) != 0)
+		return cli_error(r, "%s", iv_error_message(r));
+	if ((r = audit_append(app->v, &app->actor, &ev)) != 0 ||
+	    (r = st->ops->lorawan->dev_nonce_reset(st, dev->id)) != 0 ||
+	    (r = st->ops->commit(st)) != 0) {
+		st->ops->rollback(st);
+		return cli_error(r, "%s", iv_error_message(r));
+	}
+	printf("device %lld: DevNonce history cleared\n", (long long)dev->id);
+	return 0;
+}
+
 static int do_show(struct app *app, const struct device_opts *o, int64_t tenant_id,
-		   const char *tenant, int delete)
+		   const char *tenant, enum show_action action)
 {
 	struct device_selector sel;
 	struct device_record dev;
@@ -275,7 +352,11 @@ static int do_show(struct app *app, const struct device_opts *o, int64_t tenant_
 	if (r != 0)
 		return r == IV_ERR_NOT_FOUND ? cli_error(r, "device not found in tenant '%s'", tenant)
 					     : cli_error(r, "%s", iv_error_message(r));
-	if (delete) {
+	if (action == SHOW_JOIN_SETTINGS)
+		return set_join_settings(app, o, &dev);
+	if (action == SHOW_RESET_NONCES)
+		return reset_nonces(app, &dev);
+	if (action == SHOW_DELETE) {
 		if ((r = device_delete(app->v, &app->actor, &dev)) != 0)
 			return cli_error(r, "delete: %s", iv_error_message(r));
 		printf("deleted device %lld\n", (long long)dev.id);
@@ -359,7 +440,8 @@ int cmd_device(int argc, char **argv)
 		return 0;
 	}
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0 &&
-	    strcmp(sub, "delete") != 0) {
+	    strcmp(sub, "delete") != 0 && strcmp(sub, "join-settings") != 0 &&
+	    strcmp(sub, "reset-nonces") != 0) {
 		cli_error(IV_ERR_USAGE, "unknown device subcommand '%s'", sub);
 		return cli_usage(usage);
 	}
@@ -380,7 +462,11 @@ int cmd_device(int argc, char **argv)
 	else if (strcmp(sub, "list") == 0)
 		status = do_list(&app, &o, t.id, t.name);
 	else
-		status = do_show(&app, &o, t.id, t.name, strcmp(sub, "delete") == 0);
+		status = do_show(&app, &o, t.id, t.name,
+				 strcmp(sub, "delete") == 0		? SHOW_DELETE
+				 : strcmp(sub, "join-settings") == 0 ? SHOW_JOIN_SETTINGS
+				 : strcmp(sub, "reset-nonces") == 0	? SHOW_RESET_NONCES
+									: SHOW_PLAIN);
 out:
 	app_close(&app);
 	return status;
