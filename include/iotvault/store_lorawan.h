@@ -64,6 +64,9 @@ struct store_lorawan_ops {
 	 * than the last one. Run in the join transaction. */
 	int (*dev_nonce_use)(struct store *st, int64_t device_id, uint16_t dev_nonce,
 			     int random_nonces);
+	/* Records a type 1 RejoinRequest's RJcount1, refused (IV_ERR_REFUSED)
+	 * unless greater than the last one. */
+	int (*rj_count1_use)(struct store *st, int64_t device_id, uint16_t rj_count);
 	/* Increments and returns the device's JoinNonce (persisted in the
 	 * transaction). IV_ERR_REFUSED when the 24-bit space is exhausted. */
 	int (*join_nonce_next)(struct store *st, int64_t device_id, uint32_t *out);

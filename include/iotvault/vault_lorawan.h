@@ -28,7 +28,13 @@ struct vault_join_in {
 	const struct device_record *dev;
 	const uint8_t *phy; /* the JoinRequest PHYPayload */
 	size_t phy_len;
-	const struct lorawan_join_request *jr;
+	uint8_t join_eui[LORAWAN_EUI_LEN];
+	uint8_t dev_eui[LORAWAN_EUI_LEN];
+	/* the DevNonce of a JoinRequest, or the RJcount of a RejoinRequest */
+	uint16_t dev_nonce;
+	/* LORAWAN_JOIN_REQ_TYPE_JOIN, or the rejoin type 0, 1 or 2 (1.1 only:
+	 * the JoinAccept is then encrypted with JSEncKey) */
+	uint8_t join_req_type;
 	uint32_t join_nonce, net_id, dev_addr;
 	uint8_t dl_settings; /* OptNeg is set here for 1.1 devices */
 	uint8_t rx_delay;
@@ -60,6 +66,10 @@ int vault_lorawan_verify_join_request(struct vault *v, const struct device_recor
  * JoinAccept. Run inside the join transaction. */
 int vault_lorawan_answer_join(struct vault *v, const struct vault_join_in *in,
 			      struct vault_join_out *out) IV_WUR;
+/* Checks a type 1 RejoinRequest's MIC with the device's JSIntKey (derived
+ * from its NwkKey): 0, or IV_ERR_MIC_FAILED. */
+int vault_lorawan_verify_rejoin_1(struct vault *v, const struct device_record *dev,
+				  const uint8_t *phy, size_t len) IV_WUR;
 /* The AppSKey of a stored session wrapped for AS_PEER (AppSKeyReq). */
 int vault_lorawan_wrap_app_s_key(struct vault *v, int64_t tenant_id, int64_t session_row_id,
 				 const struct peer_record *as_peer, struct key_envelope *out) IV_WUR;

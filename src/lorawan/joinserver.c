@@ -217,8 +217,10 @@ static int random_dev_nonces(const char *mac_version)
 	return strcmp(mac_version, "1.0.4") != 0 && strcmp(mac_version, "1.1") != 0;
 }
 
-static void handle_join_req(struct service *svc, json_t *req, const struct peer_record *ns,
-			    json_t *ans, struct ts002_fail *f)
+/* JoinReq and RejoinReq: the same fields and the same transaction; they
+ * differ in the frame, its MIC key and the nonce rule. */
+static void handle_activation(struct service *svc, json_t *req, const struct peer_record *ns,
+			      json_t *ans, struct ts002_fail *f, int rejoin)
 {
 	struct store *st = svc->st;
 	struct lorawan_frame frame;
@@ -237,8 +239,12 @@ static void handle_join_req(struct service *svc, json_t *req, const struct peer_
 
 	memset(&in, 0, sizeof(in));
 	memset(&out, 0, sizeof(out));
+	const char *what = rejoin ? "RejoinReq" : "JoinReq";
+	uint8_t join_eui[8];
+	uint16_t nonce;
+
 	if (strcmp(ns->kind, "ns") != 0) {
-		FAIL(f, "UnknownSender", "JoinReq comes from network servers only");
+		FAIL(f, "UnknownSender", "%s comes from network servers only", what);
 		return;
 	}
 	if (mac == NULL || !mac_version_valid(mac)) {
@@ -246,7 +252,7 @@ static void handle_join_req(struct service *svc, json_t *req, const struct peer_
 		return;
 	}
 	if (hex_field_var(req, "PHYPayload", phy, sizeof(phy), &phy_len) != 0) {
-		FAIL(f, "MalformedRequest", "PHYPayload: hex of a JoinRequest");
+		FAIL(f, "MalformedRequest", "PHYPayload: hex of a %s", rejoin ? "RejoinRequest" : "JoinRequest");
 		return;
 	}
 	if (hex_field(req, "DevEUI", dev_eui, 8) != 0 || hex_field(req, "DevAddr", dev_addr, 4) != 0 ||
@@ -267,14 +273,17 @@ static void handle_join_req(struct service *svc, json_t *req, const struct peer_
 		}
 	}
 	if (lorawan_frame_parse(phy, phy_len, &frame) != 0 ||
-	    frame.mtype != LORAWAN_MTYPE_JOIN_REQUEST) {
-		FAIL(f, "MalformedRequest", "PHYPayload is not a JoinRequest");
+	    frame.mtype != (rejoin ? LORAWAN_MTYPE_REJOIN_REQUEST : LORAWAN_MTYPE_JOIN_REQUEST)) {
+		FAIL(f, "MalformedRequest", "PHYPayload is not a %s",
+		     rejoin ? "RejoinRequest" : "JoinRequest");
 		return;
 	}
-	if (memcmp(frame.u.join_request.dev_eui, dev_eui, 8) != 0) { /* lint:not-secret */
+	if (memcmp(rejoin ? frame.u.rejoin_request.dev_eui : frame.u.join_request.dev_eui, dev_eui,
+		   8) != 0) { /* lint:not-secret */
 		FAIL(f, "MalformedRequest", "DevEUI differs from the PHYPayload's");
 		return;
 	}
+	nonce = rejoin ? frame.u.rejoin_request.rj_count : frame.u.join_request.dev_nonce;
 	eui_format(dev_eui, eui_hex);
 	r = st->ops->lorawan->device_get_by_dev_eui(st, eui_hex, &dev, &as_peer_id, home);
 	if (r == IV_ERR_NOT_FOUND || (r == 0 && strcmp(dev.kind, "lorawan") != 0)) {
@@ -286,21 +295,35 @@ static void handle_join_req(struct service *svc, json_t *req, const struct peer_
 		FAIL(f, "Other", "storage error");
 		return;
 	}
-	{
-		char join_eui[17];
-		eui_format(frame.u.join_request.join_eui, join_eui);
-		if (strcmp(join_eui, dev.join_eui) != 0) {
-			security_event(svc, dev.tenant_id, "join_eui_mismatch", ns->name, eui_hex, join_eui);
-			FAIL(f, "JoinReqFailed", "the JoinEUI is not this device's");
-			return;
-		}
+	if (eui_parse(dev.join_eui, join_eui) != 0) {
+		FAIL(f, "Other", "storage error");
+		return;
+	}
+	if (rejoin && strcmp(dev.mac_version, "1.1") != 0) {
+		FAIL(f, "JoinReqFailed", "RejoinRequests exist only for LoRaWAN 1.1 devices");
+		return;
+	}
+	/* a JoinRequest and a type 1 rejoin name the JoinEUI; types 0 and 2 the NetID */
+	if ((!rejoin || frame.u.rejoin_request.type == 1) &&
+	    memcmp(rejoin ? frame.u.rejoin_request.join_eui : frame.u.join_request.join_eui, join_eui,
+		   8) != 0) { /* lint:not-secret */
+		security_event(svc, dev.tenant_id, "join_eui_mismatch", ns->name, eui_hex, what);
+		FAIL(f, "JoinReqFailed", "the JoinEUI is not this device's");
+		return;
 	}
 	if (as_peer_id != 0 && st->ops->lorawan->peer_get(st, as_peer_id, &as_peer) != 0)
 		as_peer_id = 0;
-	r = vault_lorawan_verify_join_request(svc->v, &dev, phy, phy_len);
+	/* JoinRequests and type 1 rejoins are checked here; the MIC of types 0 and
+	 * 2 (SNwkSIntKey) was checked by the network server that forwards them */
+	if (!rejoin)
+		r = vault_lorawan_verify_join_request(svc->v, &dev, phy, phy_len);
+	else if (frame.u.rejoin_request.type == 1)
+		r = vault_lorawan_verify_rejoin_1(svc->v, &dev, phy, phy_len);
+	else
+		r = 0;
 	if (r == IV_ERR_MIC_FAILED) {
-		security_event(svc, dev.tenant_id, "mic_failed", ns->name, eui_hex, "JoinReq");
-		FAIL(f, "MICFailed", "the JoinRequest MIC does not verify");
+		security_event(svc, dev.tenant_id, "mic_failed", ns->name, eui_hex, what);
+		FAIL(f, "MICFailed", "the %s MIC does not verify", rejoin ? "RejoinRequest" : "JoinRequest");
 		return;
 	}
 	if (r != 0) {
@@ -313,15 +336,21 @@ static void handle_join_req(struct service *svc, json_t *req, const struct peer_
 		return;
 	}
 	in_tx = 1;
-	r = st->ops->lorawan->dev_nonce_use(st, dev.id, frame.u.join_request.dev_nonce,
-					    random_dev_nonces(dev.mac_version));
+	if (!rejoin)
+		r = st->ops->lorawan->dev_nonce_use(st, dev.id, nonce, random_dev_nonces(dev.mac_version));
+	else if (frame.u.rejoin_request.type == 1)
+		r = st->ops->lorawan->rj_count1_use(st, dev.id, nonce);
+	else
+		r = 0;
 	if (r == IV_ERR_REFUSED) {
 		st->ops->rollback(st);
 		in_tx = 0;
-		security_event(svc, dev.tenant_id, "dev_nonce_replayed", ns->name, eui_hex,
-			       random_dev_nonces(dev.mac_version) ? "DevNonce used before"
-								  : "DevNonce not greater than the last");
-		FAIL(f, "FrameReplayed", "DevNonce already used");
+		security_event(svc, dev.tenant_id, rejoin ? "rj_count_replayed" : "dev_nonce_replayed",
+			       ns->name, eui_hex,
+			       rejoin ? "RJcount1 not greater than the last"
+			       : random_dev_nonces(dev.mac_version) ? "DevNonce used before"
+								    : "DevNonce not greater than the last");
+		FAIL(f, "FrameReplayed", "%s already used", rejoin ? "RJcount1" : "DevNonce");
 		return;
 	}
 	memset(&sess, 0, sizeof(sess));
@@ -337,7 +366,10 @@ static void handle_join_req(struct service *svc, json_t *req, const struct peer_
 	in.dev = &dev;
 	in.phy = phy;
 	in.phy_len = phy_len;
-	in.jr = &frame.u.join_request;
+	memcpy(in.join_eui, join_eui, 8);
+	memcpy(in.dev_eui, dev_eui, 8);
+	in.dev_nonce = nonce;
+	in.join_req_type = rejoin ? frame.u.rejoin_request.type : LORAWAN_JOIN_REQ_TYPE_JOIN;
 	in.net_id = (uint32_t)strtoul(ns->sender_id, NULL, 16) & 0xffffff;
 	in.dev_addr = sess.dev_addr;
 	in.dl_settings = sess.opt_neg ? (uint8_t)(dl[0] | LORAWAN_DLSETTINGS_OPTNEG)
@@ -489,14 +521,15 @@ void joinserver_handle(struct service *svc, const struct js_request_ctx *ctx, co
 	if (authenticate(svc, ctx, &h, &peer, &f) == 0) {
 		ans = answer_base(&h, answer_type(h.message_type));
 		if (strcmp(h.message_type, "JoinReq") == 0)
-			handle_join_req(svc, req, &peer, ans, &f);
+			handle_activation(svc, req, &peer, ans, &f, 0);
+		else if (strcmp(h.message_type, "RejoinReq") == 0)
+			handle_activation(svc, req, &peer, ans, &f, 1);
 		else if (strcmp(h.message_type, "AppSKeyReq") == 0)
 			handle_app_s_key_req(svc, req, &peer, ans, &f);
 		else if (strcmp(h.message_type, "HomeNSReq") == 0)
 			handle_home_ns_req(svc, req, &peer, ans, &f);
 		else
-			FAIL(&f, "MalformedRequest", "MessageType %s is not handled by this join server",
-			     strcmp(h.message_type, "RejoinReq") == 0 ? "RejoinReq" : "(unknown)");
+			FAIL(&f, "MalformedRequest", "MessageType: JoinReq, RejoinReq, AppSKeyReq or HomeNSReq");
 		service_unlock(svc);
 		if (strcmp(f.code, "Success") != 0) {
 			/* a failed message carries no keys or payload */

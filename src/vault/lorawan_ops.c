@@ -3,6 +3,7 @@
  * the join server. */
 #include "iotvault/vault_lorawan.h"
 #include "iotvault/crypto.h"
+#include "iotvault/hex.h"
 #include "iotvault/log.h"
 #include "iotvault/secmem.h"
 #include "vault/vault_internal.h"
@@ -125,15 +126,22 @@ int vault_lorawan_answer_join(struct vault *v, const struct vault_join_in *in,
 	if ((r = device_key(v, in->dev, "app_key", &app_key)) != 0)
 		goto out;
 	out->opt_neg = is_1_1(in->dev) && (in->dl_settings & LORAWAN_DLSETTINGS_OPTNEG);
+	if (in->join_req_type != LORAWAN_JOIN_REQ_TYPE_JOIN && !out->opt_neg) {
+		r = IV_ERR_INVALID; /* rejoins exist only in LoRaWAN 1.1 */
+		goto out;
+	}
 	if (out->opt_neg) {
 		if ((r = device_key(v, in->dev, "nwk_key", &nwk_key)) != 0)
 			goto out;
-		lorawan_derive_js_keys(nwk_key->data, in->jr->dev_eui, k + 64, k + 80);
+		const uint8_t *enc_key;
+		lorawan_derive_js_keys(nwk_key->data, in->dev_eui, k + 64, k + 80);
+		/* a JoinRequest's answer is encrypted with the NwkKey, a rejoin's with JSEncKey */
+		enc_key = in->join_req_type == LORAWAN_JOIN_REQ_TYPE_JOIN ? nwk_key->data : k + 80;
 		if ((r = lorawan_derive_session_keys_1_1(nwk_key->data, app_key->data, in->join_nonce,
-							 in->jr->join_eui, in->jr->dev_nonce, k, k + 16,
+							 in->join_eui, in->dev_nonce, k, k + 16,
 							 k + 32, k + 48)) != 0 ||
-		    (r = lorawan_join_accept_seal_1_1(nwk_key->data, k + 64, LORAWAN_JOIN_REQ_TYPE_JOIN,
-						      in->jr->join_eui, in->jr->dev_nonce, &ja,
+		    (r = lorawan_join_accept_seal_1_1(enc_key, k + 64, in->join_req_type,
+						      in->join_eui, in->dev_nonce, &ja,
 						      out->phy, sizeof(out->phy), &out->phy_len)) != 0)
 			goto out;
 		if ((r = seal_session_key(v, in, "f_nwk_s_int_key", k)) != 0 ||
@@ -153,7 +161,7 @@ int vault_lorawan_answer_join(struct vault *v, const struct vault_join_in *in,
 			root = nwk_key->data;
 		}
 		if ((r = lorawan_derive_session_keys_1_0(root, in->join_nonce, in->net_id,
-							 in->jr->dev_nonce, k, k + 48)) != 0 ||
+							 in->dev_nonce, k, k + 48)) != 0 ||
 		    (r = lorawan_join_accept_seal_1_0(root, &ja, out->phy, sizeof(out->phy),
 						      &out->phy_len)) != 0)
 			goto out;
@@ -176,6 +184,29 @@ out:
 	secbuf_free(nwk_key);
 	if (r != 0)
 		secmem_wipe(out, sizeof(*out));
+	return r;
+}
+
+int vault_lorawan_verify_rejoin_1(struct vault *v, const struct device_record *dev,
+				  const uint8_t *phy, size_t len)
+{
+	struct secbuf *nwk_key = NULL, *js = NULL;
+	uint8_t mic[LORAWAN_MIC_LEN], dev_eui[LORAWAN_EUI_LEN];
+	int r;
+
+	if (!is_1_1(dev) || eui_parse(dev->dev_eui, dev_eui) != 0)
+		return IV_ERR_INVALID;
+	if ((js = secbuf_new(2 * LORAWAN_KEY_LEN)) == NULL)
+		return IV_ERR_NOMEM;
+	if ((r = device_key(v, dev, "nwk_key", &nwk_key)) != 0)
+		goto out;
+	lorawan_derive_js_keys(nwk_key->data, dev_eui, js->data, js->data + 16);
+	if ((r = lorawan_rejoin_request_mic(js->data, phy, len, mic)) != 0)
+		goto out;
+	r = lorawan_mic_check(phy, len, mic) == 0 ? 0 : IV_ERR_MIC_FAILED;
+out:
+	secbuf_free(js);
+	secbuf_free(nwk_key);
 	return r;
 }
 

@@ -23,6 +23,7 @@ enum lq {
 	L_JOIN_STATE_ENSURE,
 	L_NONCE_INSERT,
 	L_NONCE_ADVANCE,
+	L_RJ_COUNT1,
 	L_JOIN_NONCE_NEXT,
 	L_NONCE_RESET_HISTORY,
 	L_NONCE_RESET_STATE,
@@ -59,6 +60,8 @@ static const char *const sql[L_COUNT] = {
 	[L_NONCE_INSERT] = "INSERT INTO dev_nonces (device_id, dev_nonce, used_at) VALUES (?1, ?2, ?3)",
 	[L_NONCE_ADVANCE] = "UPDATE join_state SET last_dev_nonce = ?2 WHERE device_id = ?1 AND "
 			    "(last_dev_nonce IS NULL OR last_dev_nonce < ?2)",
+	[L_RJ_COUNT1] = "UPDATE join_state SET rj_count1 = ?2 WHERE device_id = ?1 AND "
+			"(rj_count1 IS NULL OR rj_count1 < ?2)",
 	[L_JOIN_NONCE_NEXT] = "UPDATE join_state SET join_nonce = join_nonce + 1 WHERE device_id = ?1 "
 			      "AND join_nonce < 16777215 RETURNING join_nonce",
 	[L_NONCE_RESET_HISTORY] = "DELETE FROM dev_nonces WHERE device_id = ?1",
@@ -302,6 +305,21 @@ static int dev_nonce_use(struct store *st, int64_t device_id, uint16_t dev_nonce
 	return r == IV_ERR_EXISTS ? IV_ERR_REFUSED : r;
 }
 
+static int rj_count1_use(struct store *st, int64_t device_id, uint16_t rj_count)
+{
+	sqlite3_stmt *q;
+	int r;
+	if ((r = ensure_state(st, device_id)) != 0)
+		return r;
+	if ((q = q_(st, L_RJ_COUNT1)) == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_int64(q, 1, device_id);
+	sqlite3_bind_int(q, 2, rj_count);
+	if ((r = step_done(st, q, "rj_count1")) != 0)
+		return r;
+	return sqlite3_changes(sq_backend(st)->db) == 0 ? IV_ERR_REFUSED : 0;
+}
+
 static int join_nonce_next(struct store *st, int64_t device_id, uint32_t *out)
 {
 	sqlite3_stmt *q;
@@ -422,6 +440,7 @@ const struct store_lorawan_ops sqlite_lorawan_ops = {
 	.device_get_by_dev_eui = device_get_by_dev_eui,
 	.device_set_join_settings = device_set_join_settings,
 	.dev_nonce_use = dev_nonce_use,
+	.rj_count1_use = rj_count1_use,
 	.join_nonce_next = join_nonce_next,
 	.dev_nonce_reset = dev_nonce_reset,
 	.session_insert = session_insert,
