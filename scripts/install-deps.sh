@@ -21,10 +21,12 @@ PACKAGES=(
 	libp11-kit-dev p11-kit softhsm2 opensc
 	# unit tests
 	libcmocka-dev
-	# HTTP API
-	libjansson-dev libmicrohttpd-dev
-	# helpers the test scripts use
-	ca-certificates procps psmisc python3
+	# HTTP API; TOTP second factor
+	libjansson-dev libmicrohttpd-dev liboath-dev
+	# helpers the test scripts use (TLS scanning and clients included)
+	ca-certificates procps psmisc python3 curl openssl sslscan iproute2
+	# benchmarks (bench/): load generator and the nginx reference
+	wrk nginx-light jq
 )
 
 # node may come from somewhere other than Debian; only ask for Debian's when
