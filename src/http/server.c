@@ -561,23 +561,39 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 		token = http_cookie(&req, SESSION_COOKIE_NAME);
 		if (bearer == NULL && token == NULL)
 			return send_error(c, IV_ERR_UNAUTHENTICATED, NULL, NULL, 0);
+		/* one lock acquisition covers authentication and the handler */
 		service_lock(srv->svc);
+		locked = 1;
 		r = auth_resolve(srv->svc, bearer ? NULL : token, bearer, &req.who);
-		service_unlock(srv->svc);
+		if (r != 0 || (route->flags & ROUTE_SELF_LOCKING)) {
+			service_unlock(srv->svc);
+			locked = 0;
+		}
 		/* a busy or failing store is not a reason to log anyone out */
 		if (r == IV_ERR_BUSY || r == IV_ERR_STORE || r == IV_ERR_NOMEM)
 			return send_error(c, r, NULL, NULL, 0);
 		if (r != 0)
 			return send_error(c, r == IV_ERR_TOTP_REQUIRED ? r : IV_ERR_UNAUTHENTICATED,
 					  NULL, NULL, 0);
+		r = 0;
 		if ((route->flags & ROUTE_USERS_ONLY) && req.who.kind != PRINCIPAL_USER)
-			return send_error(c, IV_ERR_FORBIDDEN, "only for signed-in users", NULL, 0);
-		if (!(req.who.role_bit & route->roles))
-			return send_error(c, auth_route_denied(&req.who, route->roles), NULL, NULL, 0);
-		if (req.who.via_cookie && !is_safe_method(method) && !same_origin(&req))
-			return send_error(c, IV_ERR_CSRF, NULL, NULL, 0);
+			r = IV_ERR_FORBIDDEN;
+		else if (!(req.who.role_bit & route->roles))
+			r = auth_route_denied(&req.who, route->roles);
+		else if (req.who.via_cookie && !is_safe_method(method) && !same_origin(&req))
+			r = IV_ERR_CSRF;
+		if (r != 0) {
+			if (locked)
+				service_unlock(srv->svc);
+			return send_error(c, r,
+					  r == IV_ERR_FORBIDDEN && (route->flags & ROUTE_USERS_ONLY) &&
+							  req.who.kind != PRINCIPAL_USER
+						  ? "only for signed-in users"
+						  : NULL,
+					  NULL, 0);
+		}
 	}
-	if (!(route->flags & ROUTE_SELF_LOCKING)) {
+	if (!locked && !(route->flags & ROUTE_SELF_LOCKING)) {
 		service_lock(srv->svc);
 		locked = 1;
 	}
