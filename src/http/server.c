@@ -63,6 +63,7 @@ struct req_state {
 	uint8_t *body;
 	size_t len, cap;
 	int too_large;
+	int timed_out;
 	int over_limit;
 	char source[HTTP_SOURCE_MAX];
 };
@@ -717,12 +718,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
-		if (elapsed_s(&rs->started) > cfg->http_request_timeout_s) {
-			/* libmicrohttpd cannot queue a reply while a body is still
-			 * arriving: the connection is closed instead of answering 408 */
+		double spent = elapsed_s(&rs->started);
+		if (spent > 2.0 * cfg->http_request_timeout_s) {
+			/* still trickling at twice the limit: give up on the client */
 			log_warning("http: %s: request body not received within %d s; closing",
-				    rs->source, cfg->http_request_timeout_s);
+				    rs->source, 2 * cfg->http_request_timeout_s);
 			return MHD_NO;
+		}
+		if (spent > cfg->http_request_timeout_s) {
+			/* libmicrohttpd cannot reply while a body is arriving: drop the
+			 * rest and answer 408 when it has arrived */
+			rs->timed_out = 1;
+			*upload_size = 0;
+			return MHD_YES;
 		}
 		if (!rs->too_large && rs->len + *upload_size > (size_t)cfg->http_max_body_bytes)
 			rs->too_large = 1;
@@ -752,6 +760,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (rs->too_large)
 		return send_error(c, IV_ERR_TOO_LARGE, "request body too large", NULL, 1);
+	if (rs->timed_out)
+		return send_error(c, IV_ERR_TIMEOUT, NULL, NULL, 1);
 	if (srv->backend)
 		return dispatch_backend(srv, c, url, method, rs);
 	return dispatch(srv, c, url, method, rs);

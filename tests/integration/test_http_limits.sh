@@ -414,6 +414,16 @@ esac
 if [[ "$sb_how" != open ]] && awk -v s="${sb_secs:-0}" -v t="$TIMEOUT_S" 'BEGIN { exit !(s < t - 0.5) }'; then
 	problem "slow body: ended after ${sb_secs}s, before request_timeout_s=$TIMEOUT_S"
 fi
+
+# 4b. A body that completes late (after request_timeout_s, before twice it)
+# is answered 408 request_timeout once it has arrived.
+late_bytes=$((TIMEOUT_S * 3))
+read -r lb_how lb_status lb_code lb_secs <<<"$(python3 "$T/client.py" slow_body "$PORT" "$late_bytes" 0.5 $((TIMEOUT_S * 4)))"
+if [[ "$lb_how" == reply && "$lb_status" == 408 && "$lb_code" == request_timeout ]]; then
+	note "late body: 408 request_timeout after ${lb_secs}s"
+else
+	problem "late body ($late_bytes bytes at 2/s, request_timeout_s=$TIMEOUT_S): '$lb_how ${lb_status:-} ${lb_code:-}' after ${lb_secs:-?}s, expected 408 request_timeout"
+fi
 alive "the slow body"
 
 # 5. Headers trickled (slowloris). libmicrohttpd's timeout counts idle time
