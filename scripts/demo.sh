@@ -2,7 +2,8 @@
 # Shows a newcomer what iotvault does, on a throwaway data directory:
 # init (SQLite, file master key, self-signed certificate, admin user),
 # devices with sealed keys, an audited reveal, master key rotation and
-# audit-log verification. Run by `make demo` after the build.
+# audit-log verification, then the HTTPS API and join server in the
+# foreground. Run by `make demo` after the build.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,12 +13,15 @@ data=${IOTVAULT_DEMO_DATA:-$top/demo-data}
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 
+port=${IOTVAULT_DEMO_PORT:-8443}
+backend_port=${IOTVAULT_DEMO_BACKEND_PORT:-8444}
 if [ -e "$data" ]; then
   say "A demo data directory already exists at $data"
   echo "Remove it (rm -rf '$data') to start the demo afresh; its status:"
   run "$bin" master status --data "$data"
   run "$bin" audit verify --data "$data"
-  exit 0
+  say "Starting its server on https://localhost:$port/ (Ctrl-C stops it)"
+  exec "$bin" serve --data "$data" --listen "127.0.0.1:$port" --backend-listen "127.0.0.1:$backend_port"
 fi
 
 say "1. Create a data directory (SQLite database, file master key, TLS certificate, admin)"
@@ -54,11 +58,21 @@ say "6. The audit log is hash-chained and HMAC-authenticated"
 run "$bin" audit list --data "$data"
 run "$bin" audit verify --data "$data"
 
-say "Done"
+say "7. Start the server: the HTTPS API and the LoRaWAN join server"
 cat <<EOT
-Data directory: $data
-Admin login (one-time password, shown once above): tenant 'demo', user 'admin',
-password in $data/initial-admin-password.
-The HTTPS API and web UI (iotvault serve) are not built yet; see README.md for
-what exists today. Remove the demo with: rm -rf '$data'
+API:          https://localhost:$port/api/v1/  (docs/api.md)
+Join server:  https://localhost:$backend_port/ (LoRaWAN Backend Interfaces, docs/joinserver.md)
+Certificate:  $data/tls/cert.pem (self-signed; pass it to clients with --cacert)
+Login:        tenant 'demo', user 'admin', password (one-time, shown above) in
+              $data/initial-admin-password
+
+Try, in another terminal:
+  curl --cacert $data/tls/cert.pem -c /tmp/iotvault-demo.cookies \\
+       -H 'Content-Type: application/json' \\
+       -d "{\"tenant\":\"demo\",\"username\":\"admin\",\"password\":\"\$(cat $data/initial-admin-password)\"}" \\
+       https://localhost:$port/api/v1/session
+  curl --cacert $data/tls/cert.pem -b /tmp/iotvault-demo.cookies https://localhost:$port/api/v1/devices
+
+Stop the server with Ctrl-C. Remove the demo with: rm -rf '$data'
 EOT
+exec "$bin" serve --data "$data" --listen "127.0.0.1:$port" --backend-listen "127.0.0.1:$backend_port"
