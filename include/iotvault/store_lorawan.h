@@ -67,6 +67,8 @@ struct store_lorawan_ops {
 	/* Records a type 1 RejoinRequest's RJcount1, refused (IV_ERR_REFUSED)
 	 * unless greater than the last one. */
 	int (*rj_count1_use)(struct store *st, int64_t device_id, uint16_t rj_count);
+	/* The same for RJcount0 (types 0 and 2), which restarts with each session. */
+	int (*rj_count0_use)(struct store *st, int64_t device_id, uint16_t rj_count);
 	/* Increments and returns the device's JoinNonce (persisted in the
 	 * transaction). IV_ERR_REFUSED when the 24-bit space is exhausted. */
 	int (*join_nonce_next)(struct store *st, int64_t device_id, uint32_t *out);
@@ -76,6 +78,9 @@ struct store_lorawan_ops {
 	int (*session_insert)(struct store *st, struct lorawan_session_record *s);
 	int (*session_get)(struct store *st, const char *session_key_id,
 			   struct lorawan_session_record *out);
+	/* The device's most recent session. */
+	int (*session_latest)(struct store *st, int64_t device_id,
+			      struct lorawan_session_record *out);
 
 	int (*security_event_add)(struct store *st, const struct security_event *ev);
 	int64_t (*security_event_count)(struct store *st, const char *kind);

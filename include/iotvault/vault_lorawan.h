@@ -70,6 +70,10 @@ int vault_lorawan_answer_join(struct vault *v, const struct vault_join_in *in,
  * from its NwkKey): 0, or IV_ERR_MIC_FAILED. */
 int vault_lorawan_verify_rejoin_1(struct vault *v, const struct device_record *dev,
 				  const uint8_t *phy, size_t len) IV_WUR;
+/* Checks a type 0 or 2 RejoinRequest's MIC with the SNwkSIntKey of the
+ * device's current session (SESSION_ROW_ID): 0, or IV_ERR_MIC_FAILED. */
+int vault_lorawan_verify_rejoin_0_2(struct vault *v, int64_t tenant_id, int64_t session_row_id,
+				    const uint8_t *phy, size_t len) IV_WUR;
 /* The AppSKey of a stored session wrapped for AS_PEER (AppSKeyReq). */
 int vault_lorawan_wrap_app_s_key(struct vault *v, int64_t tenant_id, int64_t session_row_id,
 				 const struct peer_record *as_peer, struct key_envelope *out) IV_WUR;

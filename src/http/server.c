@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -557,7 +558,7 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 
 	if (!(route->flags & ROUTE_PUBLIC)) {
 		auth = http_header(&req, "Authorization");
-		if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0)
+		if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
 			bearer = auth + 7;
 		token = http_cookie(&req, SESSION_COOKIE_NAME);
 		if (bearer == NULL && token == NULL)
@@ -654,7 +655,8 @@ static enum MHD_Result dispatch_backend(struct http_server *srv, struct MHD_Conn
 	ctx.source = rs->source;
 	ctx.cert_sha256 = client_cert_sha256(c, fp) ? fp : NULL;
 	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	if (auth != NULL && strncmp(auth, "Bearer ", 7) == 0)
+	/* the scheme name is case-insensitive (RFC 9110) */
+	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)
 		ctx.bearer = auth + 7;
 	joinserver_handle(srv->svc, &ctx, rs->body, rs->len, &answer);
 	/* answers carry wrapped keys only, but plaintext envelopes are possible */

@@ -75,14 +75,25 @@ static int hex_field_var(json_t *req, const char *name, uint8_t *out, size_t cap
 	return hex_decode_exact(s, out, *len);
 }
 
-/* A sender or receiver ID: hex IDs compare case-insensitively and without 0x. */
+/* A sender or receiver ID. NetIDs, JoinEUIs and other hex IDs compare
+ * case-insensitively and without 0x; anything else (an AS-ID is free text)
+ * is kept exactly as sent. */
 static void canonical_id(const char *in, char *out, size_t cap)
 {
+	const char *digits = in;
 	size_t n = 0;
-	if (in[0] == '0' && (in[1] == 'x' || in[1] == 'X'))
-		in += 2;
-	for (; *in && n + 1 < cap; in++)
-		out[n++] = (*in >= 'a' && *in <= 'f') ? (char)(*in - 32) : *in;
+	int hex = 1;
+
+	if (digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X'))
+		digits += 2;
+	for (const char *p = digits; *p; p++)
+		hex &= (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F');
+	if (!hex || digits[0] == '\0') {
+		snprintf(out, cap, "%s", in);
+		return;
+	}
+	for (; *digits && n + 1 < cap; digits++)
+		out[n++] = (*digits >= 'a' && *digits <= 'f') ? (char)(*digits - 32) : *digits;
 	out[n] = '\0';
 }
 
@@ -240,6 +251,7 @@ static void handle_activation(struct service *svc, json_t *req, const struct pee
 	memset(&in, 0, sizeof(in));
 	memset(&out, 0, sizeof(out));
 	const char *what = rejoin ? "RejoinReq" : "JoinReq";
+	const uint8_t *frame_dev_eui, *frame_join_eui;
 	uint8_t join_eui[8];
 	uint16_t nonce;
 
@@ -278,8 +290,8 @@ static void handle_activation(struct service *svc, json_t *req, const struct pee
 		     rejoin ? "RejoinRequest" : "JoinRequest");
 		return;
 	}
-	if (memcmp(rejoin ? frame.u.rejoin_request.dev_eui : frame.u.join_request.dev_eui, dev_eui,
-		   8) != 0) { /* lint:not-secret */
+	frame_dev_eui = rejoin ? frame.u.rejoin_request.dev_eui : frame.u.join_request.dev_eui;
+	if (memcmp(frame_dev_eui, dev_eui, 8) != 0) { /* lint:not-secret */
 		FAIL(f, "MalformedRequest", "DevEUI differs from the PHYPayload's");
 		return;
 	}
@@ -287,7 +299,7 @@ static void handle_activation(struct service *svc, json_t *req, const struct pee
 	eui_format(dev_eui, eui_hex);
 	r = st->ops->lorawan->device_get_by_dev_eui(st, eui_hex, &dev, &as_peer_id, home);
 	if (r == IV_ERR_NOT_FOUND || (r == 0 && strcmp(dev.kind, "lorawan") != 0)) {
-		security_event(svc, 0, "unknown_dev_eui", ns->name, eui_hex, "JoinReq");
+		security_event(svc, 0, "unknown_dev_eui", ns->name, eui_hex, what);
 		FAIL(f, "UnknownDevEUI", "no such device");
 		return;
 	}
@@ -304,23 +316,30 @@ static void handle_activation(struct service *svc, json_t *req, const struct pee
 		return;
 	}
 	/* a JoinRequest and a type 1 rejoin name the JoinEUI; types 0 and 2 the NetID */
+	frame_join_eui = rejoin ? frame.u.rejoin_request.join_eui : frame.u.join_request.join_eui;
 	if ((!rejoin || frame.u.rejoin_request.type == 1) &&
-	    memcmp(rejoin ? frame.u.rejoin_request.join_eui : frame.u.join_request.join_eui, join_eui,
-		   8) != 0) { /* lint:not-secret */
+	    memcmp(frame_join_eui, join_eui, 8) != 0) { /* lint:not-secret */
 		security_event(svc, dev.tenant_id, "join_eui_mismatch", ns->name, eui_hex, what);
 		FAIL(f, "JoinReqFailed", "the JoinEUI is not this device's");
 		return;
 	}
 	if (as_peer_id != 0 && st->ops->lorawan->peer_get(st, as_peer_id, &as_peer) != 0)
 		as_peer_id = 0;
-	/* JoinRequests and type 1 rejoins are checked here; the MIC of types 0 and
-	 * 2 (SNwkSIntKey) was checked by the network server that forwards them */
+	/* JoinRequests: AppKey/NwkKey; type 1 rejoins: JSIntKey; types 0 and 2:
+	 * the SNwkSIntKey of the current session, so a rejoin recorded under an
+	 * older session can never be replayed */
 	if (!rejoin)
 		r = vault_lorawan_verify_join_request(svc->v, &dev, phy, phy_len);
 	else if (frame.u.rejoin_request.type == 1)
 		r = vault_lorawan_verify_rejoin_1(svc->v, &dev, phy, phy_len);
-	else
-		r = 0;
+	else {
+		struct lorawan_session_record cur;
+		r = st->ops->lorawan->session_latest(st, dev.id, &cur);
+		if (r == 0)
+			r = vault_lorawan_verify_rejoin_0_2(svc->v, dev.tenant_id, cur.id, phy, phy_len);
+		else if (r == IV_ERR_NOT_FOUND)
+			r = IV_ERR_MIC_FAILED; /* no session to rejoin from */
+	}
 	if (r == IV_ERR_MIC_FAILED) {
 		security_event(svc, dev.tenant_id, "mic_failed", ns->name, eui_hex, what);
 		FAIL(f, "MICFailed", "the %s MIC does not verify", rejoin ? "RejoinRequest" : "JoinRequest");
@@ -341,16 +360,16 @@ static void handle_activation(struct service *svc, json_t *req, const struct pee
 	else if (frame.u.rejoin_request.type == 1)
 		r = st->ops->lorawan->rj_count1_use(st, dev.id, nonce);
 	else
-		r = 0;
+		r = st->ops->lorawan->rj_count0_use(st, dev.id, nonce);
 	if (r == IV_ERR_REFUSED) {
 		st->ops->rollback(st);
 		in_tx = 0;
 		security_event(svc, dev.tenant_id, rejoin ? "rj_count_replayed" : "dev_nonce_replayed",
 			       ns->name, eui_hex,
-			       rejoin ? "RJcount1 not greater than the last"
+			       rejoin ? "RJcount not greater than the last"
 			       : random_dev_nonces(dev.mac_version) ? "DevNonce used before"
 								    : "DevNonce not greater than the last");
-		FAIL(f, "FrameReplayed", "%s already used", rejoin ? "RJcount1" : "DevNonce");
+		FAIL(f, "FrameReplayed", "%s already used", rejoin ? "RJcount" : "DevNonce");
 		return;
 	}
 	memset(&sess, 0, sizeof(sess));

@@ -210,6 +210,21 @@ out:
 	return r;
 }
 
+int vault_lorawan_verify_rejoin_0_2(struct vault *v, int64_t tenant_id, int64_t session_row_id,
+				    const uint8_t *phy, size_t len)
+{
+	struct secret_ref ref = {tenant_id, "lorawan_session", session_row_id, "s_nwk_s_int_key"};
+	struct secbuf *key = NULL;
+	uint8_t mic[LORAWAN_MIC_LEN];
+	int r = open_exact(v, &ref, LORAWAN_KEY_LEN, &key);
+	if (r != 0)
+		return r == IV_ERR_NOT_FOUND ? IV_ERR_MIC_FAILED : r;
+	if ((r = lorawan_rejoin_request_mic(key->data, phy, len, mic)) == 0)
+		r = lorawan_mic_check(phy, len, mic) == 0 ? 0 : IV_ERR_MIC_FAILED;
+	secbuf_free(key);
+	return r;
+}
+
 int vault_lorawan_wrap_app_s_key(struct vault *v, int64_t tenant_id, int64_t session_row_id,
 				 const struct peer_record *as_peer, struct key_envelope *out)
 {

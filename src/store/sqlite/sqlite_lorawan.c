@@ -24,6 +24,9 @@ enum lq {
 	L_NONCE_INSERT,
 	L_NONCE_ADVANCE,
 	L_RJ_COUNT1,
+	L_RJ_COUNT0,
+	L_RJ_COUNT0_RESET,
+	L_SESSION_LATEST,
 	L_JOIN_NONCE_NEXT,
 	L_NONCE_RESET_HISTORY,
 	L_NONCE_RESET_STATE,
@@ -62,10 +65,17 @@ static const char *const sql[L_COUNT] = {
 			    "(last_dev_nonce IS NULL OR last_dev_nonce < ?2)",
 	[L_RJ_COUNT1] = "UPDATE join_state SET rj_count1 = ?2 WHERE device_id = ?1 AND "
 			"(rj_count1 IS NULL OR rj_count1 < ?2)",
+	[L_RJ_COUNT0] = "UPDATE join_state SET rj_count0 = ?2 WHERE device_id = ?1 AND "
+			"(rj_count0 IS NULL OR rj_count0 < ?2)",
+	[L_RJ_COUNT0_RESET] = "UPDATE join_state SET rj_count0 = NULL WHERE device_id = ?1",
+	[L_SESSION_LATEST] = "SELECT id, session_key_id, device_id, tenant_id, dev_addr, mac_version, "
+			     "opt_neg, coalesce(ns_peer_id, 0), created_at FROM lorawan_sessions "
+			     "WHERE device_id = ?1 ORDER BY id DESC LIMIT 1",
 	[L_JOIN_NONCE_NEXT] = "UPDATE join_state SET join_nonce = join_nonce + 1 WHERE device_id = ?1 "
 			      "AND join_nonce < 16777215 RETURNING join_nonce",
 	[L_NONCE_RESET_HISTORY] = "DELETE FROM dev_nonces WHERE device_id = ?1",
-	[L_NONCE_RESET_STATE] = "UPDATE join_state SET last_dev_nonce = NULL WHERE device_id = ?1",
+	[L_NONCE_RESET_STATE] = "UPDATE join_state SET last_dev_nonce = NULL, rj_count1 = NULL "
+				"WHERE device_id = ?1",
 	[L_SESSION_INSERT] = "INSERT INTO lorawan_sessions (session_key_id, device_id, tenant_id, "
 			     "dev_addr, mac_version, opt_neg, ns_peer_id, created_at) "
 			     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, nullif(?7, 0), ?8)",
@@ -305,19 +315,29 @@ static int dev_nonce_use(struct store *st, int64_t device_id, uint16_t dev_nonce
 	return r == IV_ERR_EXISTS ? IV_ERR_REFUSED : r;
 }
 
-static int rj_count1_use(struct store *st, int64_t device_id, uint16_t rj_count)
+static int rj_count_use(struct store *st, enum lq which, int64_t device_id, uint16_t rj_count)
 {
 	sqlite3_stmt *q;
 	int r;
 	if ((r = ensure_state(st, device_id)) != 0)
 		return r;
-	if ((q = q_(st, L_RJ_COUNT1)) == NULL)
+	if ((q = q_(st, which)) == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, device_id);
 	sqlite3_bind_int(q, 2, rj_count);
-	if ((r = step_done(st, q, "rj_count1")) != 0)
+	if ((r = step_done(st, q, "rj_count")) != 0)
 		return r;
 	return sqlite3_changes(sq_backend(st)->db) == 0 ? IV_ERR_REFUSED : 0;
+}
+
+static int rj_count1_use(struct store *st, int64_t device_id, uint16_t rj_count)
+{
+	return rj_count_use(st, L_RJ_COUNT1, device_id, rj_count);
+}
+
+static int rj_count0_use(struct store *st, int64_t device_id, uint16_t rj_count)
+{
+	return rj_count_use(st, L_RJ_COUNT0, device_id, rj_count);
 }
 
 static int join_nonce_next(struct store *st, int64_t device_id, uint32_t *out)
@@ -372,18 +392,19 @@ static int session_insert(struct store *st, struct lorawan_session_record *s)
 	sqlite3_bind_int64(q, 7, s->ns_peer_id);
 	sqlite3_bind_int64(q, 8, s->created_at);
 	r = step_done(st, q, "session_insert");
-	if (r == 0)
-		s->id = sqlite3_last_insert_rowid(sq_backend(st)->db);
-	return r;
+	if (r != 0)
+		return r;
+	s->id = sqlite3_last_insert_rowid(sq_backend(st)->db);
+	/* a new session restarts the device's RJcount0 */
+	if ((q = q_(st, L_RJ_COUNT0_RESET)) == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_int64(q, 1, s->device_id);
+	return step_done(st, q, "rj_count0_reset");
 }
 
-static int session_get(struct store *st, const char *id, struct lorawan_session_record *out)
+static int one_session(struct store *st, sqlite3_stmt *q, struct lorawan_session_record *out)
 {
-	sqlite3_stmt *q = q_(st, L_SESSION_GET);
 	int rc, r;
-	if (q == NULL)
-		return IV_ERR_STORE;
-	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		memset(out, 0, sizeof(*out));
@@ -398,9 +419,27 @@ static int session_get(struct store *st, const char *id, struct lorawan_session_
 			out->created_at = sqlite3_column_int64(q, 8);
 		}
 	} else
-		r = rc == SQLITE_DONE ? IV_ERR_NOT_FOUND : sq_map_rc(sq_backend(st), rc, "session_get");
+		r = rc == SQLITE_DONE ? IV_ERR_NOT_FOUND : sq_map_rc(sq_backend(st), rc, "session");
 	sq_done(q);
 	return r;
+}
+
+static int session_get(struct store *st, const char *id, struct lorawan_session_record *out)
+{
+	sqlite3_stmt *q = q_(st, L_SESSION_GET);
+	if (q == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+	return one_session(st, q, out);
+}
+
+static int session_latest(struct store *st, int64_t device_id, struct lorawan_session_record *out)
+{
+	sqlite3_stmt *q = q_(st, L_SESSION_LATEST);
+	if (q == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_int64(q, 1, device_id);
+	return one_session(st, q, out);
 }
 
 static int security_event_add(struct store *st, const struct security_event *ev)
@@ -441,10 +480,12 @@ const struct store_lorawan_ops sqlite_lorawan_ops = {
 	.device_set_join_settings = device_set_join_settings,
 	.dev_nonce_use = dev_nonce_use,
 	.rj_count1_use = rj_count1_use,
+	.rj_count0_use = rj_count0_use,
 	.join_nonce_next = join_nonce_next,
 	.dev_nonce_reset = dev_nonce_reset,
 	.session_insert = session_insert,
 	.session_get = session_get,
+	.session_latest = session_latest,
 	.security_event_add = security_event_add,
 	.security_event_count = security_event_count,
 };
