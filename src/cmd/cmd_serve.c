@@ -4,6 +4,8 @@
 #include "iotvault/auth.h"
 #include "iotvault/http.h"
 #include "iotvault/log.h"
+#include "iotvault/lwm2m.h"
+#include "iotvault/outbox.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -16,7 +18,7 @@ static const char usage[] =
 	"\n"
 	"Serves the HTTPS API (see docs/api.md) on [http] listen of the configuration,\n"
 	"or HOST:PORT, and the join server's LoRaWAN Backend Interfaces listener on\n"
-	"[backend] listen (default 127.0.0.1:8444). SIGHUP reloads the TLS certificate and key; SIGTERM or SIGINT\n"
+	"[backend] listen (off unless configured) or --backend-listen. SIGHUP reloads the TLS certificate and key; SIGTERM or SIGINT\n"
 	"stops the server.";
 
 enum { OPT_DATA = 1, OPT_LISTEN, OPT_BACKEND, OPT_HELP };
@@ -34,6 +36,7 @@ int cmd_serve(int argc, char **argv)
 	const char *data = NULL, *listen = NULL, *backend_listen = NULL;
 	struct service svc;
 	struct http_server *srv = NULL, *backend = NULL;
+	struct lwm2m_server *lwm2m = NULL;
 	struct app app;
 	sigset_t signals;
 	int c, r, sig, status;
@@ -89,6 +92,12 @@ int cmd_serve(int argc, char **argv)
 		status = cli_error(r, "cannot start the authentication layer: %s", iv_error_message(r));
 		goto out;
 	}
+	/* before the listeners: handlers may enqueue as soon as they run */
+	if ((r = outbox_workers_start(&svc)) != 0) {
+		status = cli_error(r, "cannot start the MQTT and webhook delivery: %s",
+				   iv_error_message(r));
+		goto out;
+	}
 	if ((r = http_server_start(&svc, &srv)) != 0) {
 		status = cli_error(r, "cannot start the HTTPS server: %s", iv_error_message(r));
 		goto out;
@@ -99,10 +108,17 @@ int cmd_serve(int argc, char **argv)
 				   svc.cfg.backend_listen, iv_error_message(r));
 		goto out;
 	}
+	if ((r = lwm2m_server_start(&svc, &lwm2m)) != 0) {
+		status = cli_error(r, "cannot start the LwM2M server: %s", iv_error_message(r));
+		goto out;
+	}
 	printf("iotvault %s serving https://%s\n", IOTVAULT_VERSION, svc.cfg.http_listen);
 	if (backend)
 		printf("join server (LoRaWAN Backend Interfaces) on https://%s\n",
 		       svc.cfg.backend_listen);
+	if (lwm2m)
+		printf("LwM2M DM server on %s, bootstrap server on %s (DTLS), NoSec %s\n",
+		       svc.cfg.lwm2m_dm_listen, svc.cfg.lwm2m_bootstrap_listen, svc.cfg.lwm2m_nosec);
 	fflush(stdout);
 	for (;;) {
 		if (sigwait(&signals, &sig) != 0)
@@ -118,8 +134,10 @@ int cmd_serve(int argc, char **argv)
 	/* success */
 	status = 0;
 out:
+	lwm2m_server_stop(lwm2m);
 	http_server_stop(backend);
 	http_server_stop(srv);
+	outbox_workers_stop(&svc);
 	auth_service_free(&svc);
 	pthread_mutex_destroy(&svc.lock);
 	app.cfg = svc.cfg; /* --listen may have replaced a string */

@@ -32,6 +32,7 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	cfg->http_threads = 4;
 	cfg->joinserver_lifetime_s = 0;
 	cfg->http_max_body_bytes = 1024 * 1024;
+	cfg->http_max_import_bytes = 64L * 1024 * 1024;
 	cfg->http_max_header_bytes = 16 * 1024;
 	cfg->http_connections_per_source = 32;
 	cfg->http_request_timeout_s = 30;
@@ -41,6 +42,18 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	cfg->auth_max_failures_per_source_hour = 1000;
 	cfg->auth_throttle_base_ms = 250;
 	cfg->auth_throttle_max_ms = 30000;
+	cfg->appserver_uplink_retention_days = 30;
+	cfg->mqtt_qos = 1;
+	cfg->mqtt_keepalive_s = 30;
+	cfg->mqtt_retry_max_s = 300;
+	cfg->outbox_max_per_tenant = 100000;
+	cfg->webhooks_timeout_s = 10;
+	cfg->webhooks_retry_max_s = 300;
+	cfg->lwm2m_lifetime_default_s = 86400;
+	cfg->lwm2m_lifetime_min_s = 1;
+	cfg->lwm2m_lifetime_max_s = 30 * 86400;
+	cfg->lwm2m_dm_lifetime_s = 86400;
+	cfg->lwm2m_short_server_id = 1;
 	if (set_str(&cfg->data_dir, data_dir) || set_str(&cfg->db_path, "iotvault.db") ||
 	    set_str(&cfg->mk_key_dir, "keys") || set_str(&cfg->passphrase_env, "IOTVAULT_PASSPHRASE") ||
 	    set_str(&cfg->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so") ||
@@ -50,7 +63,14 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	    set_str(&cfg->tls_certificate, "tls/cert.pem") ||
 	    set_str(&cfg->tls_private_key, "tls/key.pem") || set_str(&cfg->log_file, "iotvault.log") ||
 	    set_str(&cfg->http_listen, "127.0.0.1:8443") ||
-	    set_str(&cfg->backend_listen, "127.0.0.1:8444") ||
+	    set_str(&cfg->backend_listen, "off") ||
+	    set_str(&cfg->appserver_chirpstack_token_env, "IOTVAULT_CHIRPSTACK_TOKEN") ||
+	    set_str(&cfg->appserver_tts_key_env, "IOTVAULT_TTS_API_KEY") ||
+	    set_str(&cfg->mqtt_topic_prefix, "iotvault") ||
+	    set_str(&cfg->lwm2m_dm_listen, "127.0.0.1:5684") ||
+	    set_str(&cfg->lwm2m_bootstrap_listen, "127.0.0.1:5784") ||
+	    set_str(&cfg->lwm2m_nosec, "off") ||
+	    set_str(&cfg->lwm2m_dm_server_uri, "coaps://127.0.0.1:5684") ||
 	    set_str(&cfg->auth_common_passwords, IOTVAULT_DATADIR "/common-passwords.txt")) {
 		config_free(cfg);
 		return IV_ERR_NOMEM;
@@ -131,6 +151,7 @@ static const struct key_spec key_specs[] = {
 	{"http", "listen", V_STR, OFF(http_listen), 0, 0},
 	{"http", "threads", V_INT, OFF(http_threads), 1, 64},
 	{"http", "max_body_bytes", V_LONG, OFF(http_max_body_bytes), 1024, 256L * 1024 * 1024},
+	{"http", "max_import_bytes", V_LONG, OFF(http_max_import_bytes), 1024, 1024L * 1024 * 1024},
 	{"http", "max_header_bytes", V_LONG, OFF(http_max_header_bytes), 2048, 1024L * 1024},
 	{"http", "connections_per_source", V_INT, OFF(http_connections_per_source), 1, 10000},
 	{"http", "request_timeout_s", V_INT, OFF(http_request_timeout_s), 1, 3600},
@@ -145,6 +166,37 @@ static const struct key_spec key_specs[] = {
 	{"auth", "throttle_base_ms", V_INT, OFF(auth_throttle_base_ms), 0, 10000},
 	{"auth", "throttle_max_ms", V_INT, OFF(auth_throttle_max_ms), 0, 600000},
 	{"auth", "common_passwords", V_STR, OFF(auth_common_passwords), 0, 0},
+	{"appserver", "own_as_peer", V_STR, OFF(appserver_own_as_peer), 0, 0},
+	{"appserver", "uplink_retention_days", V_INT, OFF(appserver_uplink_retention_days), 1, 3650},
+	{"appserver", "chirpstack_api_url", V_STR, OFF(appserver_chirpstack_api_url), 0, 0},
+	{"appserver", "chirpstack_api_token_env", V_STR, OFF(appserver_chirpstack_token_env), 0, 0},
+	{"appserver", "tts_api_url", V_STR, OFF(appserver_tts_api_url), 0, 0},
+	{"appserver", "tts_api_key_env", V_STR, OFF(appserver_tts_key_env), 0, 0},
+	{"appserver", "ns_ca_file", V_STR, OFF(appserver_ns_ca_file), 0, 0},
+	{"mqtt", "url", V_STR, OFF(mqtt_url), 0, 0},
+	{"mqtt", "ca_file", V_STR, OFF(mqtt_ca_file), 0, 0},
+	{"mqtt", "client_cert", V_STR, OFF(mqtt_client_cert), 0, 0},
+	{"mqtt", "client_key", V_STR, OFF(mqtt_client_key), 0, 0},
+	{"mqtt", "username", V_STR, OFF(mqtt_username), 0, 0},
+	{"mqtt", "password_env", V_STR, OFF(mqtt_password_env), 0, 0},
+	{"mqtt", "client_id", V_STR, OFF(mqtt_client_id), 0, 0},
+	{"mqtt", "topic_prefix", V_STR, OFF(mqtt_topic_prefix), 0, 0},
+	{"mqtt", "qos", V_INT, OFF(mqtt_qos), 0, 2},
+	{"mqtt", "keepalive_s", V_INT, OFF(mqtt_keepalive_s), 5, 3600},
+	{"mqtt", "retry_max_s", V_INT, OFF(mqtt_retry_max_s), 1, 86400},
+	{"mqtt", "outbox_max_per_tenant", V_LONG, OFF(outbox_max_per_tenant), 1, 100000000},
+	{"webhooks", "ca_file", V_STR, OFF(webhooks_ca_file), 0, 0},
+	{"webhooks", "timeout_s", V_INT, OFF(webhooks_timeout_s), 1, 300},
+	{"webhooks", "retry_max_s", V_INT, OFF(webhooks_retry_max_s), 1, 86400},
+	{"lwm2m", "dm_listen", V_STR, OFF(lwm2m_dm_listen), 0, 0},
+	{"lwm2m", "bootstrap_listen", V_STR, OFF(lwm2m_bootstrap_listen), 0, 0},
+	{"lwm2m", "nosec", V_STR, OFF(lwm2m_nosec), 0, 0},
+	{"lwm2m", "lifetime_default_s", V_INT, OFF(lwm2m_lifetime_default_s), 1, 365 * 86400},
+	{"lwm2m", "lifetime_min_s", V_INT, OFF(lwm2m_lifetime_min_s), 1, 365 * 86400},
+	{"lwm2m", "lifetime_max_s", V_INT, OFF(lwm2m_lifetime_max_s), 1, 365 * 86400},
+	{"lwm2m", "dm_lifetime_s", V_INT, OFF(lwm2m_dm_lifetime_s), 1, 365 * 86400},
+	{"lwm2m", "dm_server_uri", V_STR, OFF(lwm2m_dm_server_uri), 0, 0},
+	{"lwm2m", "short_server_id", V_INT, OFF(lwm2m_short_server_id), 1, 65534},
 };
 
 static int fail(struct parse_state *st, int lineno, const char *section, const char *name,
@@ -382,6 +434,7 @@ char *config_render(const struct config *cfg)
 		"listen = %s\n"
 		"threads = %d\n"
 		"max_body_bytes = %ld\n"
+		"max_import_bytes = %ld\n"
 		"max_header_bytes = %ld\n"
 		"connections_per_source = %d\n"
 		"request_timeout_s = %d\n\n"
@@ -403,7 +456,7 @@ char *config_render(const struct config *cfg)
 		cfg->kdf_memlimit / (1024u * 1024u), cfg->pkcs11_module, cfg->pkcs11_token_label,
 		cfg->pkcs11_pin_env, cfg->pkcs11_key_label, cfg->rotation_batch_size,
 		cfg->tls_certificate, cfg->tls_private_key, cfg->log_file, levels[cfg->log_level & 3],
-		cfg->http_listen, cfg->http_threads, cfg->http_max_body_bytes,
+		cfg->http_listen, cfg->http_threads, cfg->http_max_body_bytes, cfg->http_max_import_bytes,
 		cfg->http_max_header_bytes, cfg->http_connections_per_source,
 		cfg->http_request_timeout_s, cfg->backend_listen, cfg->joinserver_lifetime_s,
 		cfg->session_idle_timeout_s,
@@ -431,5 +484,24 @@ void config_free(struct config *cfg)
 	free(cfg->http_listen);
 	free(cfg->backend_listen);
 	free(cfg->auth_common_passwords);
+	free(cfg->appserver_own_as_peer);
+	free(cfg->appserver_chirpstack_api_url);
+	free(cfg->appserver_chirpstack_token_env);
+	free(cfg->appserver_tts_api_url);
+	free(cfg->appserver_tts_key_env);
+	free(cfg->appserver_ns_ca_file);
+	free(cfg->mqtt_url);
+	free(cfg->mqtt_ca_file);
+	free(cfg->mqtt_client_cert);
+	free(cfg->mqtt_client_key);
+	free(cfg->mqtt_username);
+	free(cfg->mqtt_password_env);
+	free(cfg->mqtt_client_id);
+	free(cfg->mqtt_topic_prefix);
+	free(cfg->webhooks_ca_file);
+	free(cfg->lwm2m_dm_listen);
+	free(cfg->lwm2m_bootstrap_listen);
+	free(cfg->lwm2m_nosec);
+	free(cfg->lwm2m_dm_server_uri);
 	memset(cfg, 0, sizeof(*cfg));
 }
