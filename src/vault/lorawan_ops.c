@@ -68,29 +68,41 @@ out:
 	return r;
 }
 
-/* Wraps KEY for PEER under its KEK, or copies it for a plaintext peer. */
-static int envelope(struct vault *v, const struct peer_record *peer, const uint8_t key[static 16],
-		    struct key_envelope *out)
+/* Wraps each of the N keys at KEYS (16 bytes apart) for PEER under its KEK,
+ * opened once, or copies them for a plaintext peer. */
+static int envelopes(struct vault *v, const struct peer_record *peer, const uint8_t *keys,
+		     size_t n, struct key_envelope *const out[])
 {
 	struct secret_ref ref = {0, "peer", peer->id, "kek"};
 	struct secbuf *kek = NULL;
-	int r;
+	int r = 0;
 
-	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n; i++)
+		memset(out[i], 0, sizeof(*out[i]));
 	if (peer->allow_plaintext && peer->kek_label[0] == '\0') {
-		memcpy(out->data, key, LORAWAN_KEY_LEN);
-		out->len = LORAWAN_KEY_LEN;
+		for (size_t i = 0; i < n; i++) {
+			memcpy(out[i]->data, keys + 16 * i, LORAWAN_KEY_LEN);
+			out[i]->len = LORAWAN_KEY_LEN;
+		}
 		return 0;
 	}
 	if ((r = open_exact(v, &ref, PEER_KEK_LEN, &kek)) != 0)
 		return r;
-	r = keywrap_wrap(kek->data, key, LORAWAN_KEY_LEN, out->data);
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if ((r = keywrap_wrap(kek->data, keys + 16 * i, LORAWAN_KEY_LEN, out[i]->data)) != 0)
+			break;
+		snprintf(out[i]->kek_label, sizeof(out[i]->kek_label), "%s", peer->kek_label);
+		out[i]->len = WRAPPED_SESSION_KEY_LEN;
+	}
 	secbuf_free(kek);
-	if (r != 0)
-		return r;
-	snprintf(out->kek_label, sizeof(out->kek_label), "%s", peer->kek_label);
-	out->len = WRAPPED_SESSION_KEY_LEN;
-	return 0;
+	return r;
+}
+
+static int envelope(struct vault *v, const struct peer_record *peer, const uint8_t key[static 16],
+		    struct key_envelope *out)
+{
+	struct key_envelope *const outs[1] = {out};
+	return envelopes(v, peer, key, 1, outs);
 }
 
 static int seal_session_key(struct vault *v, const struct vault_join_in *in, const char *field,
@@ -108,6 +120,9 @@ int vault_lorawan_answer_join(struct vault *v, const struct vault_join_in *in,
 	 * 4 JSIntKey, 5 JSEncKey */
 	uint8_t *k;
 	struct lorawan_join_accept ja;
+	/* the three 1.1 network keys lie at k, k+16, k+32 in this order */
+	struct key_envelope *const network_envelopes[3] = {&out->f_nwk_s_int_key,
+							   &out->s_nwk_s_int_key, &out->nwk_s_enc_key};
 	int r;
 
 	memset(out, 0, sizeof(*out));
@@ -147,9 +162,7 @@ int vault_lorawan_answer_join(struct vault *v, const struct vault_join_in *in,
 		if ((r = seal_session_key(v, in, "f_nwk_s_int_key", k)) != 0 ||
 		    (r = seal_session_key(v, in, "s_nwk_s_int_key", k + 16)) != 0 ||
 		    (r = seal_session_key(v, in, "nwk_s_enc_key", k + 32)) != 0 ||
-		    (r = envelope(v, in->ns_peer, k, &out->f_nwk_s_int_key)) != 0 ||
-		    (r = envelope(v, in->ns_peer, k + 16, &out->s_nwk_s_int_key)) != 0 ||
-		    (r = envelope(v, in->ns_peer, k + 32, &out->nwk_s_enc_key)) != 0)
+		    (r = envelopes(v, in->ns_peer, k, 3, network_envelopes)) != 0)
 			goto out;
 	} else {
 		/* 1.0.x, and 1.1 devices answered as 1.0 (no OptNeg): the root key
