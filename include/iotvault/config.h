@@ -44,6 +44,7 @@ struct config {
 	char *http_listen;          /* host:port of the API listener */
 	int http_threads;
 	long http_max_body_bytes;
+	long http_max_import_bytes; /* bulk-import uploads (ROUTE_LARGE_BODY) */
 	long http_max_header_bytes;
 	int http_connections_per_source;
 	int http_request_timeout_s;
@@ -59,6 +60,41 @@ struct config {
 	int auth_throttle_base_ms;
 	int auth_throttle_max_ms;
 	char *auth_common_passwords; /* file of common passwords, one per line */
+	/* [appserver] LoRaWAN Application Server (docs/appserver.md) */
+	char *appserver_own_as_peer;     /* AS peer whose KEK iotvault holds; NULL: none */
+	int appserver_uplink_retention_days;
+	char *appserver_chirpstack_api_url; /* NULL: no ChirpStack downlinks */
+	char *appserver_chirpstack_token_env;
+	char *appserver_tts_api_url;        /* NULL: no The Things Stack downlinks */
+	char *appserver_tts_key_env;
+	char *appserver_ns_ca_file;        /* CA bundle for the NS APIs; NULL: system */
+	/* [mqtt] MQTT over TLS integration (docs/integrations.md); off while url is unset */
+	char *mqtt_url;            /* mqtts://host:port; NULL or "off": no MQTT */
+	char *mqtt_ca_file;        /* CA bundle for the broker; NULL: system CAs */
+	char *mqtt_client_cert;    /* client certificate (PEM); NULL: none */
+	char *mqtt_client_key;
+	char *mqtt_username;
+	char *mqtt_password_env;   /* environment variable holding the password */
+	char *mqtt_client_id;      /* NULL: iotvault-<random> */
+	char *mqtt_topic_prefix;
+	int mqtt_qos;
+	int mqtt_keepalive_s;
+	int mqtt_retry_max_s;
+	long outbox_max_per_tenant; /* queued messages per tenant, every destination */
+	/* [webhooks] signed HTTPS webhooks */
+	char *webhooks_ca_file;    /* CA bundle for receivers; NULL: system CAs */
+	int webhooks_timeout_s;
+	int webhooks_retry_max_s;
+	/* [lwm2m] LwM2M bootstrap and DM server (docs/lwm2m.md); "off" disables a listener */
+	char *lwm2m_dm_listen;        /* DTLS, default 127.0.0.1:5684 */
+	char *lwm2m_bootstrap_listen; /* DTLS, default 127.0.0.1:5784 */
+	char *lwm2m_nosec;            /* NoSec DM listener HOST:PORT; default off */
+	int lwm2m_lifetime_default_s; /* registrations without lt= */
+	int lwm2m_lifetime_min_s;
+	int lwm2m_lifetime_max_s;
+	int lwm2m_dm_lifetime_s;      /* lifetime the bootstrap writes into the Server object */
+	char *lwm2m_dm_server_uri;    /* DM server URI the bootstrap writes */
+	int lwm2m_short_server_id;
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */
