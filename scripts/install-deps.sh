@@ -23,6 +23,10 @@ PACKAGES=(
 	libcmocka-dev
 	# HTTP API; TOTP second factor
 	libjansson-dev libmicrohttpd-dev liboath-dev
+	# export encrypted to an OpenPGP key (GPGME and the gpg it drives)
+	libgpgme-dev gnupg
+	# integrations: MQTT over TLS (broker and clients for tests), HTTPS client
+	libmosquitto-dev mosquitto mosquitto-clients libcurl4-gnutls-dev
 	# helpers the test scripts use (TLS scanning and clients included)
 	ca-certificates procps psmisc python3 curl openssl sslscan iproute2
 	# benchmarks (bench/): load generator and the nginx reference

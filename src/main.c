@@ -13,6 +13,8 @@ static const struct command commands[] = {
 	{"tenant", cmd_tenant, "add and list tenants (each with its first admin)"},
 	{"device", cmd_device, "add, list, show (--reveal: audited) and delete devices"},
 	{"peer", cmd_peer, "LoRaWAN backend peers (network and application servers) and their KEKs"},
+	{"keygen", cmd_keygen, "generate AppKeys, NwkKeys, PSKs and PSK identities"},
+	{"hygiene", cmd_hygiene, "fleet key-hygiene report; fingerprint key rotation"},
 	{"master", cmd_master, "master key status, rotation and retirement"},
 	{"audit", cmd_audit, "verify and list the tamper-evident audit log"},
 	{"serve", cmd_serve, "run the HTTPS API server"},

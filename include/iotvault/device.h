@@ -4,6 +4,7 @@
 #define IOTVAULT_DEVICE_H
 
 #include "iotvault/errors.h"
+#include "iotvault/keycheck.h"
 #include "iotvault/secmem.h"
 #include "iotvault/store.h"
 #include "iotvault/vault.h"
@@ -28,6 +29,23 @@ struct device_input {
 	const char *endpoint;
 	const char *psk_identity;
 	struct secbuf *psk;
+	/* what to do with a weak or duplicated key (zero: reject) */
+	enum key_policy key_policy;
+};
+
+/* What key hygiene found on the keys of a device being created: every rule
+ * per key field (fixed text, no key material), and whether keys were
+ * replaced (policy regenerate: the device needs its new key provisioned). */
+#define DEVICE_FINDINGS_MAX (3 * KEYCHECK_RULES_MAX)
+struct device_key_report {
+	size_t n;
+	struct {
+		const char *field; /* "app_key", "nwk_key", "psk" */
+		const char *rule;  /* static rule id */
+		char message[HYGIENE_MESSAGE_MAX];
+	} items[DEVICE_FINDINGS_MAX];
+	int regenerated;        /* key fields replaced */
+	int needs_provisioning;
 };
 
 /* The secret fields a device of KIND/MAC version has, NULL-terminated. */
@@ -42,6 +60,12 @@ int device_validate(const struct device_input *in, int64_t tenant_id, struct dev
 int device_create(struct vault *v, const struct audit_actor *actor, int64_t tenant_id,
 		  const struct device_input *in, struct device_record *out, char *err,
 		  size_t err_len) IV_WUR;
+/* As device_create, and fills REPORT (may be NULL) with the key findings:
+ * for IN->key_policy reject the reasons of IV_ERR_WEAK_KEY, for flag and
+ * regenerate what was recorded on the device. */
+int device_create_checked(struct vault *v, const struct audit_actor *actor, int64_t tenant_id,
+			  const struct device_input *in, struct device_record *out,
+			  struct device_key_report *report, char *err, size_t err_len) IV_WUR;
 /* Deletes the device and its sealed keys and writes "device.delete". */
 int device_delete(struct vault *v, const struct audit_actor *actor,
 		  const struct device_record *dev) IV_WUR;

@@ -113,6 +113,7 @@ enum route_flags {
 	ROUTE_SELF_LOCKING = 2,  /* handler takes the service lock itself */
 	ROUTE_CARRIES_KEYS = 4,  /* response carries key material: Cache-Control: no-store */
 	ROUTE_USERS_ONLY = 8,    /* not for API keys (password change, logout) */
+	ROUTE_LARGE_BODY = 16,   /* uploads: body limit [http] max_import_bytes */
 };
 
 struct route {
@@ -132,6 +133,13 @@ extern const struct route tenant_routes[];
 extern const struct route device_routes[];
 extern const struct route apikey_routes[];
 extern const struct route audit_routes[];
+extern const struct route hygiene_routes[];
+extern const struct route webhook_routes[];
+extern const struct route import_routes[];
+extern const struct route ingest_routes[];
+extern const struct route uplink_routes[];
+extern const struct route downlink_routes[];
+extern const struct route export_routes[];
 
 /* Matches METHOD and PATH against every table; fills PARAMS. Returns the
  * route, or NULL with *PATH_EXISTS set when only the method differs. */

@@ -31,4 +31,30 @@ int outbox_enqueue(struct store *st, const struct outbox_message *msg) IV_WUR;
 int outbox_workers_start(struct service *svc) IV_WUR;
 void outbox_workers_stop(struct service *svc);
 
+/* ---- additions ---- */
+
+#define OUTBOX_BODY_MAX (256 * 1024)  /* IV_ERR_TOO_LARGE beyond */
+#define OUTBOX_WEBHOOKS_MAX 16        /* webhook endpoints per tenant */
+#define OUTBOX_SIGNATURE_LEN (3 + 64) /* "v1=" + hex HMAC-SHA256 */
+#define WEBHOOK_SECRET_TEXT_LEN 64    /* the signing secret as shown once */
+
+struct config;
+
+/* The settings outbox_enqueue applies: MQTT on or off ([mqtt] url), the
+ * topic prefix and the per-tenant bound. outbox_workers_start calls it;
+ * other programs (tests) call it before enqueueing. Call it before any
+ * thread enqueues. */
+int outbox_configure(const struct config *cfg) IV_WUR;
+
+/* "v1=" + hex(HMAC-SHA256(SECRET, "<TIMESTAMP>." + BODY)): the value of the
+ * X-Iotvault-Signature header of a webhook request. */
+int outbox_webhook_signature(const uint8_t *secret, size_t secret_len, int64_t timestamp,
+			     const char *body, size_t body_len,
+			     char out[static OUTBOX_SIGNATURE_LEN + 1]) IV_WUR;
+
+/* Accepts only an absolute https URL with a host and no user name, password
+ * or fragment; ORIGIN (may be NULL) receives "https://host[:port]" for the
+ * audit log. IV_ERR_INVALID otherwise. */
+int outbox_webhook_url_check(const char *url, char *origin, size_t origin_len) IV_WUR;
+
 #endif

@@ -110,6 +110,8 @@ struct audit_record {
 struct store;
 struct store_auth_ops;
 struct store_lorawan_ops;
+struct store_outbox_ops;
+struct store_hygiene_ops;
 
 typedef int (*store_device_cb)(void *ctx, const struct device_record *dev);
 typedef int (*store_secret_cb)(void *ctx, const struct secret_record *sec);
@@ -182,6 +184,12 @@ struct store_ops {
 	const struct store_auth_ops *auth;
 	/* the LoRaWAN roles' operations (include/iotvault/store_lorawan.h) */
 	const struct store_lorawan_ops *lorawan;
+	/* the integrations' webhooks and outbox (include/iotvault/store_outbox.h) */
+	const struct store_outbox_ops *outbox;
+	/* the application server's operations (include/iotvault/store_appserver.h) */
+	const struct store_appserver_ops *appserver;
+	/* key hygiene: fingerprints, findings, report (include/iotvault/store_hygiene.h) */
+	const struct store_hygiene_ops *hygiene;
 };
 
 struct store {

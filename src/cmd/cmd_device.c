@@ -1,8 +1,11 @@
 /* `iotvault device add|list|show|delete`. */
 #include "cmd/cli.h"
+#include "cmd/cmd_import.h"
 #include "iotvault/device.h"
+#include "iotvault/export.h"
 #include "iotvault/audit.h"
 #include "iotvault/hex.h"
+#include "iotvault/store_hygiene.h"
 #include "iotvault/store_lorawan.h"
 
 #include <getopt.h>
@@ -15,9 +18,10 @@
 static const char usage[] =
 	"iotvault device add --data DIR --tenant T --type lorawan --dev-eui HEX --join-eui HEX\n"
 	"         [--mac-version 1.0.0|1.0.1|1.0.2|1.0.3|1.0.4|1.1] [--app-key SRC] [--nwk-key SRC]\n"
-	"         [--name NAME] [--tags a,b]\n"
+	"         [--name NAME] [--tags a,b] [--key-policy reject|flag|regenerate]\n"
 	"       iotvault device add --data DIR --tenant T --type lwm2m --endpoint EP\n"
 	"         [--psk-identity ID] [--psk SRC] [--psk-len N] [--name NAME] [--tags a,b]\n"
+	"         [--key-policy reject|flag|regenerate]\n"
 	"       iotvault device list --data DIR --tenant T [--after ID] [--limit N] [--json]\n"
 	"       iotvault device show --data DIR --tenant T (--id N | --dev-eui HEX | --endpoint EP)\n"
 	"         [--reveal] [--json]\n"
@@ -28,12 +32,14 @@ static const char usage[] =
 	"\n"
 	"SRC is generate (default), env:NAME, file:PATH or - (standard input); keys are\n"
 	"never accepted literally on the command line. --reveal writes an audit record\n"
-	"for each key before printing it.";
+	"for each key before printing it. A weak or duplicated key is refused (exit 4,\n"
+	"naming the rules) unless --key-policy flag (stored, findings recorded) or\n"
+	"regenerate (replaced by a generated key; the device needs provisioning).";
 
 enum {
 	OPT_DATA = 1, OPT_TENANT, OPT_TYPE, OPT_DEV_EUI, OPT_JOIN_EUI, OPT_MAC, OPT_APP_KEY,
 	OPT_NWK_KEY, OPT_NAME, OPT_TAGS, OPT_ENDPOINT, OPT_PSK_ID, OPT_PSK, OPT_PSK_LEN, OPT_AFTER,
-	OPT_LIMIT, OPT_JSON, OPT_ID, OPT_REVEAL, OPT_AS_PEER, OPT_HOME_NET, OPT_HELP
+	OPT_LIMIT, OPT_JSON, OPT_ID, OPT_REVEAL, OPT_AS_PEER, OPT_HOME_NET, OPT_KEY_POLICY, OPT_HELP
 };
 
 static const struct option options[] = {
@@ -58,13 +64,14 @@ static const struct option options[] = {
 	{"reveal", no_argument, NULL, OPT_REVEAL},
 	{"as-peer", required_argument, NULL, OPT_AS_PEER},
 	{"home-net-id", required_argument, NULL, OPT_HOME_NET},
+	{"key-policy", required_argument, NULL, OPT_KEY_POLICY},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
 
 struct device_opts {
 	const char *data, *tenant, *type, *dev_eui, *join_eui, *mac, *app_key, *nwk_key, *name, *tags;
-	const char *endpoint, *psk_id, *psk, *id, *as_peer, *home_net_id;
+	const char *endpoint, *psk_id, *psk, *id, *as_peer, *home_net_id, *key_policy;
 	long psk_len, after, limit;
 	int json, reveal, help;
 };
@@ -108,6 +115,7 @@ static int parse(int argc, char **argv, struct device_opts *o)
 		case OPT_REVEAL: o->reveal = 1; break;
 		case OPT_AS_PEER: o->as_peer = optarg; break;
 		case OPT_HOME_NET: o->home_net_id = optarg; break;
+		case OPT_KEY_POLICY: o->key_policy = optarg; break;
 		case OPT_HELP: o->help = 1; break;
 		default: return IV_ERR_USAGE;
 		}
@@ -146,16 +154,66 @@ static void print_device(const struct device_record *d, const char *tenant)
 		printf("endpoint: %s\npsk_identity: %s\n", d->endpoint, d->psk_identity);
 }
 
+struct findings_ctx {
+	json_t *array; /* JSON output, or NULL for text */
+	long count;
+};
+
+static int finding_one(void *ctx, const struct device_finding *f)
+{
+	struct findings_ctx *fc = ctx;
+	fc->count++;
+	if (fc->array) {
+		json_t *o = json_object();
+		json_object_set_new(o, "field", json_string(f->field));
+		json_object_set_new(o, "rule", json_string(f->rule));
+		json_object_set_new(o, "message", json_string(f->detail));
+		json_array_append_new(fc->array, o);
+	} else
+		printf("finding: %s %s: %s\n", f->field, f->rule, f->detail);
+	return 0;
+}
+
+/* needs_provisioning and the recorded findings, as JSON members of J or as text. */
+static int show_hygiene(struct app *app, const struct device_record *d, json_t *j)
+{
+	struct findings_ctx fc = {j ? json_array() : NULL, 0};
+	int needs = 0, r;
+
+	if ((r = app->st->ops->hygiene->device_get_needs_provisioning(app->st, d->tenant_id, d->id,
+								       &needs)) != 0) {
+		json_decref(fc.array);
+		return r;
+	}
+	if (j)
+		json_object_set_new(j, "needs_provisioning", json_boolean(needs));
+	else
+		printf("needs_provisioning: %s\n", needs ? "yes" : "no");
+	r = app->st->ops->hygiene->finding_list(app->st, d->id, finding_one, &fc);
+	if (j)
+		json_object_set_new(j, "findings", fc.array);
+	return r;
+}
+
 static int do_add(struct app *app, const struct device_opts *o, int64_t tenant_id,
 		  const char *tenant)
 {
 	struct device_input in = {0};
 	struct device_record dev;
-	char err[256] = "";
+	struct device_key_report *report = NULL;
+	char err[512] = "";
 	int r, status;
 	int lorawan = o->type && strcmp(o->type, "lorawan") == 0;
 	int lwm2m = o->type && strcmp(o->type, "lwm2m") == 0;
 
+	if (o->key_policy && key_policy_parse(o->key_policy, &in.key_policy) != 0) {
+		status = cli_error(IV_ERR_USAGE, "--key-policy: reject, flag or regenerate");
+		goto out;
+	}
+	if ((report = calloc(1, sizeof(*report))) == NULL) {
+		status = cli_error(IV_ERR_NOMEM, "out of memory");
+		goto out;
+	}
 	in.kind = o->type;
 	in.name = o->name;
 	in.tags = o->tags;
@@ -192,7 +250,17 @@ static int do_add(struct app *app, const struct device_opts *o, int64_t tenant_i
 			goto out;
 		}
 	}
-	r = device_create(app->v, &app->actor, tenant_id, &in, &dev, err, sizeof(err));
+	r = device_create_checked(app->v, &app->actor, tenant_id, &in, &dev, report, err,
+				  sizeof(err));
+	if (r == IV_ERR_WEAK_KEY) {
+		/* every rule of every key, by name; never the key */
+		for (size_t i = 0; i < report->n; i++)
+			fprintf(stderr, "iotvault: --%s: %s: %s\n",
+				strcmp(report->items[i].field, "app_key") == 0   ? "app-key"
+				: strcmp(report->items[i].field, "nwk_key") == 0 ? "nwk-key"
+										 : "psk",
+				report->items[i].rule, report->items[i].message);
+	}
 	if (r != 0) {
 		/* "dev_eui: ..." names the JSON field; here it is the option --dev-eui */
 		char *colon = strchr(err, ':');
@@ -207,14 +275,23 @@ static int do_add(struct app *app, const struct device_opts *o, int64_t tenant_i
 	}
 	if (o->json) {
 		json_t *j = device_json(&dev, tenant);
+		r = show_hygiene(app, &dev, j);
 		json_dumpf(j, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
 		putchar('\n');
 		json_decref(j);
-	} else
+	} else {
 		print_device(&dev, tenant);
+		r = show_hygiene(app, &dev, NULL);
+	}
+	if (r != 0) {
+		status = cli_error(r, "device %lld stored; reading its findings: %s",
+				   (long long)dev.id, iv_error_message(r));
+		goto out;
+	}
 	/* success */
 	status = 0;
 out:
+	free(report);
 	secbuf_free(in.app_key);
 	secbuf_free(in.nwk_key);
 	secbuf_free(in.psk);
@@ -369,6 +446,10 @@ static int do_show(struct app *app, const struct device_opts *o, int64_t tenant_
 	else
 		print_device(&dev, tenant);
 	fields = device_key_fields(&dev);
+	if ((r = show_hygiene(app, &dev, j)) != 0) {
+		status = cli_error(r, "findings: %s", iv_error_message(r));
+		goto out;
+	}
 	for (size_t i = 0; fields[i] != NULL; i++) {
 		struct secret_ref ref = {tenant_id, "device", dev.id, fields[i]};
 		char text[2 * DEVICE_PSK_MAX + 64];
@@ -439,6 +520,10 @@ int cmd_device(int argc, char **argv)
 		printf("usage: %s\n", usage);
 		return 0;
 	}
+	if (strcmp(sub, "export") == 0)
+		return cmd_device_export(argc - 1, argv + 1);
+	if (strcmp(sub, "import") == 0)
+		return cmd_device_import(argc - 1, argv + 1);
 	if (strcmp(sub, "add") != 0 && strcmp(sub, "list") != 0 && strcmp(sub, "show") != 0 &&
 	    strcmp(sub, "delete") != 0 && strcmp(sub, "join-settings") != 0 &&
 	    strcmp(sub, "reset-nonces") != 0) {

@@ -4,6 +4,7 @@
 #include "iotvault/auth.h"
 #include "iotvault/http.h"
 #include "iotvault/log.h"
+#include "iotvault/outbox.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -89,6 +90,12 @@ int cmd_serve(int argc, char **argv)
 		status = cli_error(r, "cannot start the authentication layer: %s", iv_error_message(r));
 		goto out;
 	}
+	/* before the listeners: handlers may enqueue as soon as they run */
+	if ((r = outbox_workers_start(&svc)) != 0) {
+		status = cli_error(r, "cannot start the MQTT and webhook delivery: %s",
+				   iv_error_message(r));
+		goto out;
+	}
 	if ((r = http_server_start(&svc, &srv)) != 0) {
 		status = cli_error(r, "cannot start the HTTPS server: %s", iv_error_message(r));
 		goto out;
@@ -120,6 +127,7 @@ int cmd_serve(int argc, char **argv)
 out:
 	http_server_stop(backend);
 	http_server_stop(srv);
+	outbox_workers_stop(&svc);
 	auth_service_free(&svc);
 	pthread_mutex_destroy(&svc.lock);
 	app.cfg = svc.cfg; /* --listen may have replaced a string */

@@ -4,6 +4,7 @@
 #include "iotvault/audit.h"
 #include "iotvault/hex.h"
 #include "iotvault/log.h"
+#include "iotvault/store_hygiene.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -146,22 +147,100 @@ int device_validate(const struct device_input *in, int64_t tenant_id, struct dev
 	return 0;
 }
 
+/* Adds V's rules for FIELD to REPORT (as many as fit). */
+static void report_add(struct device_key_report *report, const char *field,
+		       const struct key_verdict *vd)
+{
+	const char *rules[KEYCHECK_RULES_MAX];
+	char messages[KEYCHECK_RULES_MAX][HYGIENE_MESSAGE_MAX];
+	size_t n = keycheck_rules(vd, rules, messages);
+	for (size_t i = 0; i < n && report->n < DEVICE_FINDINGS_MAX; i++) {
+		report->items[report->n].field = field;
+		report->items[report->n].rule = rules[i];
+		snprintf(report->items[report->n].message, HYGIENE_MESSAGE_MAX, "%s", messages[i]);
+		report->n++;
+	}
+}
+
+/* "app_key: weak or duplicated key (rule, rule)" for device_create's ERR. */
+static void weak_key_error(const struct device_key_report *report, char *err, size_t err_len)
+{
+	size_t used;
+	int w = snprintf(err, err_len, "%s: weak or duplicated key (", report->items[0].field);
+	used = w > 0 && (size_t)w < err_len ? (size_t)w : err_len - 1;
+	for (size_t i = 0; i < report->n && used < err_len; i++) {
+		if (strcmp(report->items[i].field, report->items[0].field) != 0)
+			continue;
+		w = snprintf(err + used, err_len - used, "%s%s", i ? ", " : "", report->items[i].rule);
+		if (w < 0 || (size_t)w >= err_len - used)
+			return;
+		used += (size_t)w;
+	}
+	snprintf(err + used, err_len - used, ")");
+}
+
 int device_create(struct vault *v, const struct audit_actor *actor, int64_t tenant_id,
 		  const struct device_input *in, struct device_record *out, char *err,
 		  size_t err_len)
 {
+	return device_create_checked(v, actor, tenant_id, in, out, NULL, err, err_len);
+}
+
+int device_create_checked(struct vault *v, const struct audit_actor *actor, int64_t tenant_id,
+			  const struct device_input *in, struct device_record *out,
+			  struct device_key_report *report, char *err, size_t err_len)
+{
 	struct store *st = vault_store(v);
+	struct device_key_report local;
+	struct key_verdict verdicts[3];
+	struct secbuf *replacement[3] = {NULL, NULL, NULL};
+	const struct secbuf *keys[3];
 	struct secret_ref ref;
 	struct audit_event ev;
-	char object[64];
+	char object[64], detail[AUDIT_DETAIL_MAX];
 	const char *const *fields;
-	int r, in_tx = 0;
+	size_t nfields = 0, used;
+	int r, in_tx = 0, any_bad = 0;
 
+	if (report == NULL)
+		report = &local;
+	memset(report, 0, sizeof(*report));
 	if ((r = device_validate(in, tenant_id, out, err, err_len)) != 0)
 		return r;
 	if ((r = st->ops->begin(st, 1)) != 0)
 		return r;
 	in_tx = 1;
+	fields = device_key_fields(out);
+	for (; fields[nfields] != NULL && nfields < 3; nfields++) {
+		keys[nfields] = strcmp(fields[nfields], "app_key") == 0   ? in->app_key
+				: strcmp(fields[nfields], "nwk_key") == 0 ? in->nwk_key
+									  : in->psk;
+		/* id 0: the device is not stored yet, every match is another device */
+		if ((r = keycheck_evaluate(v, out, fields[nfields], keys[nfields]->data,
+					   keys[nfields]->len, &verdicts[nfields])) != 0)
+			goto out;
+	}
+	/* LoRaWAN 1.1: one key as both root keys undoes their separation */
+	if (nfields == 2 && keys[0]->len == keys[1]->len &&
+	    secmem_equal(keys[0]->data, keys[1]->data, keys[0]->len) == 0)
+		keycheck_note_same_device(&verdicts[1], fields[0]);
+	for (size_t i = 0; i < nfields; i++) {
+		if (!keycheck_is_bad(&verdicts[i]))
+			continue;
+		any_bad = 1;
+		report_add(report, fields[i], &verdicts[i]);
+		if (in->key_policy == KEY_POLICY_REGENERATE) {
+			if ((r = keycheck_apply_policy(in->key_policy, &verdicts[i], keys[i]->len,
+						       &replacement[i])) != 0)
+				goto out;
+			report->regenerated++;
+		}
+	}
+	if (any_bad && in->key_policy == KEY_POLICY_REJECT) {
+		weak_key_error(report, err, err_len);
+		r = IV_ERR_WEAK_KEY;
+		goto out;
+	}
 	if ((r = st->ops->device_insert(st, out)) != 0) {
 		if (r == IV_ERR_EXISTS)
 			snprintf(err, err_len, "%s",
@@ -169,18 +248,36 @@ int device_create(struct vault *v, const struct audit_actor *actor, int64_t tena
 						 : "endpoint: this endpoint or PSK identity is already in use");
 		goto out;
 	}
-	fields = device_key_fields(out);
-	for (size_t i = 0; fields[i] != NULL; i++) {
-		const struct secbuf *key = strcmp(fields[i], "app_key") == 0   ? in->app_key
-					   : strcmp(fields[i], "nwk_key") == 0 ? in->nwk_key
-									       : in->psk;
+	for (size_t i = 0; i < nfields; i++) {
+		const struct secbuf *key = replacement[i] ? replacement[i] : keys[i];
 		ref = (struct secret_ref){tenant_id, "device", out->id, fields[i]};
 		if ((r = vault_seal(v, &ref, key->data, key->len)) != 0)
 			goto out;
+		if (keycheck_is_bad(&verdicts[i]) &&
+		    (r = keycheck_record_findings(st, out->id, fields[i], &verdicts[i],
+						  replacement[i] ? "replaced: " : NULL)) != 0)
+			goto out;
+	}
+	if (report->regenerated) {
+		if ((r = st->ops->hygiene->device_set_needs_provisioning(st, tenant_id, out->id, 1)))
+			goto out;
+		report->needs_provisioning = 1;
 	}
 	snprintf(object, sizeof(object), "device:%lld", (long long)out->id);
-	ev = (struct audit_event){tenant_id, "device.create", object, "success",
-				  out->dev_eui[0] ? out->dev_eui : out->endpoint};
+	used = (size_t)snprintf(detail, sizeof(detail), "%s",
+				out->dev_eui[0] ? out->dev_eui : out->endpoint);
+	/* rule ids only: the record says what was wrong, never the key */
+	if (any_bad && used < sizeof(detail)) {
+		int w = snprintf(detail + used, sizeof(detail) - used, " key_policy=%s",
+				 key_policy_name(in->key_policy));
+		used += w > 0 ? (size_t)w : 0;
+		for (size_t i = 0; i < report->n && used < sizeof(detail); i++) {
+			w = snprintf(detail + used, sizeof(detail) - used, " %s:%s",
+				     report->items[i].field, report->items[i].rule);
+			used += w > 0 ? (size_t)w : 0;
+		}
+	}
+	ev = (struct audit_event){tenant_id, "device.create", object, "success", detail};
 	if ((r = audit_append(v, actor, &ev)) != 0)
 		goto out;
 	if ((r = st->ops->commit(st)) != 0)
@@ -191,6 +288,8 @@ int device_create(struct vault *v, const struct audit_actor *actor, int64_t tena
 out:
 	if (in_tx)
 		st->ops->rollback(st);
+	for (size_t i = 0; i < 3; i++)
+		secbuf_free(replacement[i]);
 	return r;
 }
 

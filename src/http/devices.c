@@ -6,6 +6,8 @@
 #include "iotvault/fieldspec.h"
 #include "iotvault/hex.h"
 #include "iotvault/http.h"
+#include "iotvault/hygiene.h"
+#include "iotvault/store_hygiene.h"
 #include "iotvault/log.h"
 
 #include <stdio.h>
@@ -17,6 +19,7 @@
 #define MAX_TAGS 32
 
 static const char *const device_types[] = {"lorawan", "lwm2m", NULL};
+static const char *const key_policies[] = {"reject", "flag", "regenerate", NULL};
 static const char *const mac_versions[] = {"1.0.0", "1.0.1", "1.0.2", "1.0.3", "1.0.4", "1.1", NULL};
 
 static const struct field_spec create_spec[] = {
@@ -32,6 +35,7 @@ static const struct field_spec create_spec[] = {
 	{"psk_identity", FIELD_IDENT, 0, 1, DEVICE_PSK_IDENTITY_MAX, NULL, NULL},
 	{"psk", FIELD_HEX, 0, DEVICE_PSK_MIN, DEVICE_PSK_MAX, NULL, NULL},
 	{"psk_length", FIELD_INT, 0, DEVICE_PSK_MIN, DEVICE_PSK_MAX, NULL, NULL},
+	{"key_policy", FIELD_ENUM, 0, 0, 0, key_policies, NULL},
 	{NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
@@ -111,16 +115,66 @@ static int body_key(json_t *body, const char *field, size_t len, size_t gen_len,
 		/* the request's copy of the key */
 		secmem_wipe((char *)hex, strlen(hex));
 	} else {
-		random_bytes(k->data, k->len);
+		/* drawn again in the (never seen) case a rule flags it */
+		if (hygiene_generate_key(k->data, k->len) != 0) {
+			secbuf_free(k);
+			return IV_ERR_CRYPTO;
+		}
 		json_array_append_new(generated, json_string(field));
 	}
 	*out = k;
 	return 0;
 }
 
+struct findings_ctx {
+	json_t *array;
+};
+
+static int finding_one(void *ctx, const struct device_finding *f)
+{
+	struct findings_ctx *fc = ctx;
+	json_t *o = json_object();
+	json_object_set_new(o, "field", json_string(f->field));
+	json_object_set_new(o, "rule", json_string(f->rule));
+	json_object_set_new(o, "message", json_string(f->detail));
+	json_array_append_new(fc->array, o);
+	return 0;
+}
+
+/* "needs_provisioning" and "findings" of a device's key hygiene. */
+static int add_hygiene(struct store *st, const struct device_record *d, json_t *o)
+{
+	struct findings_ctx fc = {json_array()};
+	int needs = 0, r;
+	if ((r = st->ops->hygiene->device_get_needs_provisioning(st, d->tenant_id, d->id, &needs)) ||
+	    (r = st->ops->hygiene->finding_list(st, d->id, finding_one, &fc))) {
+		json_decref(fc.array);
+		return r;
+	}
+	json_object_set_new(o, "needs_provisioning", json_boolean(needs));
+	json_object_set_new(o, "findings", fc.array);
+	return 0;
+}
+
+/* One field error per rule per key: {"field", "code": "weak_key", "rule", "message"}. */
+static json_t *weak_key_errors(const struct device_key_report *report)
+{
+	json_t *arr = json_array();
+	for (size_t i = 0; i < report->n; i++) {
+		json_t *e = json_object();
+		json_object_set_new(e, "field", json_string(report->items[i].field));
+		json_object_set_new(e, "code", json_string("weak_key"));
+		json_object_set_new(e, "rule", json_string(report->items[i].rule));
+		json_object_set_new(e, "message", json_string(report->items[i].message));
+		json_array_append_new(arr, e);
+	}
+	return arr;
+}
+
 static int create_device(struct http_request *req, struct http_reply *rep)
 {
 	struct device_input in = {0};
+	struct device_key_report *report = NULL;
 	struct device_record dev;
 	json_t *body = NULL, *errors = NULL, *generated = json_array();
 	char tags[STORE_TAGS_MAX + 1] = "", err[256] = "";
@@ -130,6 +184,15 @@ static int create_device(struct http_request *req, struct http_reply *rep)
 		goto out;
 	if ((r = fieldspec_validate(create_spec, body, &errors)) != 0) {
 		rep->field_errors = errors;
+		goto out;
+	}
+	if (fieldspec_string(body, "key_policy") &&
+	    key_policy_parse(fieldspec_string(body, "key_policy"), &in.key_policy) != 0) {
+		r = IV_ERR_INVALID;
+		goto out;
+	}
+	if ((report = calloc(1, sizeof(*report))) == NULL) {
+		r = IV_ERR_NOMEM;
 		goto out;
 	}
 	in.kind = fieldspec_string(body, "type");
@@ -172,13 +235,23 @@ static int create_device(struct http_request *req, struct http_reply *rep)
 			goto out;
 		}
 	}
-	r = device_create(req->svc->v, &(struct audit_actor){req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
-						       req->who.name, req->source},
-			  req->who.tenant_id, &in, &dev, err, sizeof(err));
+	r = device_create_checked(req->svc->v,
+				  &(struct audit_actor){req->who.kind == PRINCIPAL_APIKEY ? "apikey"
+											  : "user",
+							req->who.name, req->source},
+				  req->who.tenant_id, &in, &dev, report, err, sizeof(err));
+	if (r == IV_ERR_WEAK_KEY) {
+		rep->field_errors = weak_key_errors(report);
+		rep->error_message = "key rejected as weak or duplicated (key_policy reject)";
+		err[0] = '\0';
+		goto out;
+	}
 	if (r != 0)
 		goto out;
 	rep->status = 201;
 	rep->body = device_to_json(&dev);
+	if ((r = add_hygiene(req->svc->st, &dev, rep->body)) != 0)
+		goto out;
 	json_object_set_new(rep->body, "generated_keys", generated);
 	generated = NULL;
 	/* success */
@@ -210,6 +283,7 @@ out:
 		}
 	}
 	json_decref(body);
+	free(report);
 	secbuf_free(in.app_key);
 	secbuf_free(in.nwk_key);
 	secbuf_free(in.psk);
@@ -315,7 +389,7 @@ static int get_device(struct http_request *req, struct http_reply *rep)
 	if (r != 0)
 		return r;
 	rep->body = device_to_json(&dev);
-	return 0;
+	return add_hygiene(req->svc->st, &dev, rep->body);
 }
 
 static struct audit_actor actor_of(const struct http_request *req)

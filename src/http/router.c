@@ -7,6 +7,11 @@
 static const struct route *const tables[] = {
 	health_routes, session_routes, user_routes, tenant_routes,
 	device_routes, apikey_routes,  audit_routes,
+	export_routes,
+	import_routes,
+	ingest_routes, uplink_routes, downlink_routes,
+	webhook_routes,
+	hygiene_routes,
 };
 
 /* Splits PATH (a writable copy) into segments at '/'. */

@@ -66,6 +66,7 @@ struct req_state {
 	int too_large;
 	int timed_out;
 	int over_limit;
+	size_t max_body; /* [http] max_body_bytes, or max_import_bytes for uploads */
 	char source[HTTP_SOURCE_MAX];
 };
 
@@ -689,6 +690,23 @@ static size_t header_bytes(struct MHD_Connection *c, const char *url)
 	return total;
 }
 
+/* Upload routes (bulk import) take larger bodies than the rest of the API. */
+static size_t body_limit(const struct http_server *srv, const char *method, const char *url)
+{
+	const struct config *cfg = &srv->svc->cfg;
+	const char *params[HTTP_MAX_PARAMS];
+	const struct route *route;
+	char scratch[1024];
+	size_t nparams;
+	int path_exists;
+
+	if (srv->backend)
+		return (size_t)cfg->http_max_body_bytes;
+	route = router_match(method, url, params, &nparams, scratch, sizeof(scratch), &path_exists);
+	return route && (route->flags & ROUTE_LARGE_BODY) ? (size_t)cfg->http_max_import_bytes
+							  : (size_t)cfg->http_max_body_bytes;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload_data,
 				  size_t *upload_size, void **con_cls)
@@ -706,6 +724,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		clock_gettime(CLOCK_MONOTONIC, &rs->started);
 		connection_source(c, rs->source, sizeof(rs->source));
 		*con_cls = rs;
+		rs->max_body = body_limit(srv, method, url);
 		if (source_over_limit(srv, rs->source)) {
 			log_warning("http: %s exceeds %d connections", rs->source,
 				    cfg->http_connections_per_source);
@@ -715,7 +734,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (header_bytes(c, url) > (size_t)cfg->http_max_header_bytes)
 			return send_error(c, IV_ERR_HEADERS_TOO_LARGE, NULL, NULL, 1);
 		clen = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-		if (clen != NULL && strtoull(clen, NULL, 10) > (unsigned long long)cfg->http_max_body_bytes)
+		if (clen != NULL && strtoull(clen, NULL, 10) > (unsigned long long)rs->max_body)
 			return send_error(c, IV_ERR_TOO_LARGE, "request body too large", NULL, 1);
 		return MHD_YES;
 	}
@@ -734,7 +753,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			*upload_size = 0;
 			return MHD_YES;
 		}
-		if (!rs->too_large && rs->len + *upload_size > (size_t)cfg->http_max_body_bytes)
+		if (!rs->too_large && rs->len + *upload_size > rs->max_body)
 			rs->too_large = 1;
 		if (!rs->too_large) {
 			if (rs->len + *upload_size > rs->cap) {

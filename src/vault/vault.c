@@ -7,6 +7,9 @@
 #include "iotvault/cursor.h"
 #include "iotvault/log.h"
 #include "iotvault/mkprov.h"
+#include "iotvault/hygiene.h"
+#include "iotvault/store_hygiene.h"
+#include "vault/vault_fp.h"
 #include "vault/vault_internal.h"
 
 #include <stdio.h>
@@ -16,6 +19,7 @@
 #define AAD_MAX 256
 #define AUDIT_KEY_LEN 32
 #define AUDIT_KEY_FIELD "audit_key"
+#define FP_KEY_FIELD "fingerprint_key"
 
 struct vault {
 	struct store *st;
@@ -27,12 +31,17 @@ struct vault {
 	uint32_t current;
 	uint32_t highest; /* highest version ever created, retired ones included */
 	struct secbuf *audit_key;
+	/* keyed fingerprints of device keys (duplicate detection); fp_version is
+	 * the hygiene_state version the loaded key belongs to */
+	struct secbuf *fp_key;
+	int64_t fp_version;
 	/* scratch for the data key of the operation in flight; wiped after each use */
 	struct secbuf *dek;
 	struct aead_key *dek_ctx;
 };
 
 static const struct secret_ref audit_key_ref = {0, "system", 0, AUDIT_KEY_FIELD};
+static const struct secret_ref fp_key_ref = {0, "system", 0, FP_KEY_FIELD};
 
 /* AAD = label | tenant | owner kind | owner id | field | format [| version] */
 static int build_aad(const char *label, const struct secret_ref *ref, uint32_t format,
@@ -193,6 +202,7 @@ void vault_free(struct vault *v)
 	mk_provider_free(v->prov);
 	free(v->loaded);
 	secbuf_free(v->audit_key);
+	secbuf_free(v->fp_key);
 	secbuf_free(v->dek);
 	aead_key_free(v->dek_ctx);
 	free(v);
@@ -319,6 +329,88 @@ int vault_fetch_open(struct vault *v, const struct secret_ref *ref, struct secbu
 	return r;
 }
 
+/* ---- fingerprints of device keys ---- */
+
+static int is_device_key(const struct secret_ref *ref)
+{
+	return strcmp(ref->owner_kind, "device") == 0 &&
+	       (strcmp(ref->field, "app_key") == 0 || strcmp(ref->field, "nwk_key") == 0 ||
+		strcmp(ref->field, "psk") == 0);
+}
+
+int vault_fp_refresh(struct vault *v)
+{
+	int64_t version = 0;
+	struct secbuf *key = NULL;
+	int r;
+
+	if ((r = v->st->ops->hygiene->fp_version_get(v->st, &version)) != 0)
+		return r;
+	if (version == v->fp_version && v->fp_key != NULL)
+		return 0;
+	if (version == 0)
+		return IV_ERR_NOT_FOUND;
+	/* another process rotated the fingerprint key since we loaded it */
+	if ((r = vault_fetch_open(v, &fp_key_ref, &key)) != 0)
+		return r;
+	if (key->len != HYGIENE_FP_KEY_LEN) {
+		secbuf_free(key);
+		return IV_ERR_AUTH_TAG;
+	}
+	secbuf_free(v->fp_key);
+	v->fp_key = key;
+	v->fp_version = version;
+	return 0;
+}
+
+const uint8_t *vault_fp_key(const struct vault *v) { return v->fp_key ? v->fp_key->data : NULL; }
+int64_t vault_fp_version(const struct vault *v) { return v->fp_version; }
+int vault_batch_size(const struct vault *v) { return v->batch_size; }
+
+int vault_fp_install_new(struct vault *v, int64_t version)
+{
+	struct secbuf *key = secbuf_new(HYGIENE_FP_KEY_LEN);
+	int r;
+
+	if (key == NULL)
+		return IV_ERR_NOMEM;
+	random_bytes(key->data, key->len);
+	if ((r = vault_seal(v, &fp_key_ref, key->data, key->len)) != 0 ||
+	    (r = v->st->ops->hygiene->fp_version_set(v->st, version)) != 0) {
+		secbuf_free(key);
+		return r;
+	}
+	secbuf_free(v->fp_key);
+	v->fp_key = key;
+	v->fp_version = version;
+	return 0;
+}
+
+int vault_fingerprint_hex(struct vault *v, const char *field, const uint8_t *key, size_t len,
+			  char out[static HYGIENE_FP_HEX_LEN + 1])
+{
+	int r;
+	if ((r = vault_fp_refresh(v)) != 0)
+		return r;
+	return hygiene_fingerprint_hex(v->fp_key->data, field, key, len, out);
+}
+
+/* Every device key gets its fingerprint in the same transaction as its
+ * ciphertext, so the duplicate index never lags behind the secrets. */
+static int fingerprint_on_seal(struct vault *v, const struct secret_ref *ref,
+			       const uint8_t *plaintext, size_t len)
+{
+	char fp[HYGIENE_FP_HEX_LEN + 1];
+	int r;
+
+	if (!is_device_key(ref))
+		return 0;
+	if ((r = vault_fingerprint_hex(v, ref->field, plaintext, len, fp)) != 0)
+		return r;
+	return v->st->ops->hygiene->secret_set_fingerprint(v->st, ref->owner_kind, ref->owner_id,
+							  ref->field, fp, v->fp_version);
+}
+
 int vault_seal(struct vault *v, const struct secret_ref *ref, const uint8_t *plaintext, size_t len)
 {
 	struct secret_record *rec = malloc(sizeof(*rec)); /* ciphertext only */ /* lint:not-secret */
@@ -343,6 +435,8 @@ int vault_seal(struct vault *v, const struct secret_ref *ref, const uint8_t *pla
 			goto out;
 		r = v->st->ops->secret_put(v->st, rec);
 	}
+	if (r == 0)
+		r = fingerprint_on_seal(v, ref, plaintext, len);
 out:
 	free(rec);
 	return r;
@@ -448,6 +542,8 @@ int vault_create(const struct config *cfg, struct store *st, struct mk_provider 
 		goto out;
 	v->audit_key = key;
 	key = NULL;
+	if ((r = vault_fp_install_new(v, 1)) != 0)
+		goto out;
 	/* the first record of every log: an empty log is a truncated one */
 	ev = (struct audit_event){0, "vault.init", "vault", "success", v->provider_name};
 	if ((r = audit_append(v, actor, &ev)) != 0)
@@ -467,6 +563,39 @@ out:
 	return r;
 }
 
+/* A data directory created before fingerprints: create the key (once, even
+ * with several processes opening at the same time), then fingerprint the
+ * device keys stored so far. */
+static int fingerprint_key_first(struct vault *v)
+{
+	struct audit_actor system = {"system", "iotvault", "local"};
+	struct audit_event ev;
+	int64_t version = 0;
+	int r, in_tx = 0;
+
+	if ((r = v->st->ops->begin(v->st, 1)) != 0)
+		return r;
+	in_tx = 1;
+	if ((r = v->st->ops->hygiene->fp_version_get(v->st, &version)) != 0)
+		goto out;
+	if (version == 0) {
+		ev = (struct audit_event){0, "vault.fingerprint_key.create", "fingerprint_key:v1",
+					  "success", NULL};
+		if ((r = audit_append(v, &system, &ev)) != 0 || (r = vault_fp_install_new(v, 1)) != 0)
+			goto out;
+	}
+	if ((r = v->st->ops->commit(v->st)) != 0)
+		goto out;
+	in_tx = 0;
+	if ((r = vault_fp_refresh(v)) != 0)
+		goto out;
+	r = vault_fingerprint_backfill(v, NULL, NULL, NULL);
+out:
+	if (in_tx)
+		v->st->ops->rollback(v->st);
+	return r;
+}
+
 int vault_open(const struct config *cfg, struct store *st, struct mk_provider *prov,
 	       struct vault **out)
 {
@@ -481,6 +610,12 @@ int vault_open(const struct config *cfg, struct store *st, struct mk_provider *p
 		goto out;
 	if ((r = vault_fetch_open(v, &audit_key_ref, &v->audit_key)) != 0) {
 		log_error("vault: cannot open the audit key: %s", iv_error_message(r));
+		goto out;
+	}
+	if ((r = vault_fp_refresh(v)) == IV_ERR_NOT_FOUND)
+		r = fingerprint_key_first(v);
+	if (r != 0) {
+		log_error("vault: cannot open the fingerprint key: %s", iv_error_message(r));
 		goto out;
 	}
 	*out = v;

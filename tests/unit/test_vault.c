@@ -261,8 +261,8 @@ static void test_rotate_and_retire(void **state)
 	assert_int_equal(vault_rotate(f->v, &actor, NULL, NULL, &p), 0);
 	assert_int_equal(p.to_version, 2);
 	assert_int_equal(p.resumed, 0);
-	/* 10 device keys and the audit key */
-	assert_int_equal(p.rewrapped, 11);
+	/* 10 device keys, the audit key and the fingerprint key */
+	assert_int_equal(p.rewrapped, 12);
 	assert_int_equal(vault_current_version(f->v), 2);
 	assert_int_equal(f->st->ops->secret_count_below(f->st, 2), 0);
 	check_many(f, 10);

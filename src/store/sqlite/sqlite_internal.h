@@ -10,7 +10,7 @@
 
 #include "iotvault/store.h"
 
-#define SQ_AUX_STMTS 128
+#define SQ_AUX_STMTS 256
 
 struct sqlite_backend {
 	struct store base; /* first member: struct store * converts to this */
@@ -33,5 +33,9 @@ int sq_map_rc(struct sqlite_backend *b, int rc, const char *what);
 /* Bounded copies of a column; IV_ERR_STORE when it does not fit. */
 int sq_copy_text(char *dst, size_t cap, sqlite3_stmt *st, int col);
 int sq_copy_blob(uint8_t *dst, size_t cap, size_t *len, sqlite3_stmt *st, int col);
+
+/* the integrations' operations (sqlite_outbox.c, aux slots 128..159) */
+struct store_outbox_ops;
+extern const struct store_outbox_ops sqlite_outbox_ops;
 
 #endif

@@ -912,6 +912,8 @@ static void sq_close(struct store *st)
 
 extern const struct store_auth_ops sqlite_auth_ops;
 extern const struct store_lorawan_ops sqlite_lorawan_ops;
+extern const struct store_appserver_ops sqlite_appserver_ops;
+extern const struct store_hygiene_ops sqlite_hygiene_ops;
 
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
@@ -947,6 +949,9 @@ static const struct store_ops sqlite_ops = {
 	.audit_head_set = sq_audit_head_set,
 	.auth = &sqlite_auth_ops,
 	.lorawan = &sqlite_lorawan_ops,
+	.outbox = &sqlite_outbox_ops,
+	.appserver = &sqlite_appserver_ops,
+	.hygiene = &sqlite_hygiene_ops,
 };
 
 static int migrate(struct sqlite_store *s)

@@ -91,6 +91,23 @@ const calls = {
 	revokeApiKey: { req: async () => ['DELETE', `/api/v1/apikeys/${await newKey()}`], other: () => `/api/v1/apikeys/${t2.apikey}` },
 	listAudit: { req: async () => ['GET', '/api/v1/audit'] },
 	verifyAudit: { req: async () => ['GET', '/api/v1/audit/verify'] },
+	generateKeys: { req: async () => ['POST', '/api/v1/keygen', { type: 'app_key', count: 1 }] },
+	hygieneReport: { req: async () => ['GET', '/api/v1/hygiene'] },
+	importDevices: { req: async () => ['POST', '/api/v1/devices/import', [{ type: 'lorawan', dev_eui: randHex(8), join_eui: '70B3D57ED0000000' }]], ok: [201] },
+	// no recipient key: the role check passed when the answer is 400
+	exportDevices: { req: async () => ['POST', '/api/v1/devices/export', { format: 'tts-csv' }], ok: [400] },
+	listUplinks: { req: async () => ['GET', `/api/v1/devices/${await newDevice()}/uplinks`], other: () => `/api/v1/devices/${t2.device}/uplinks` },
+	getCodec: { req: async () => ['GET', `/api/v1/devices/${await newDevice()}/codec`], other: () => `/api/v1/devices/${t2.device}/codec` },
+	setCodec: { req: async () => ['PUT', `/api/v1/devices/${await newDevice()}/codec`, { codec: 'raw' }], other: () => `/api/v1/devices/${t2.device}/codec`, otherBody: { codec: 'raw' } },
+	// no session yet: 404 once the role check passed
+	postDownlink: { req: async () => ['POST', `/api/v1/devices/${await newDevice()}/downlinks`, { f_port: 1, data: '00' }], ok: [404], other: () => `/api/v1/devices/${t2.device}/downlinks`, otherBody: { f_port: 1, data: '00' } },
+	// ingest routes are for API keys: user sessions of allowed roles get 403 from the handler
+	ingestChirpstack: { req: async () => ['POST', '/api/v1/ingest/chirpstack?event=status', {}], ok: [204, 403] },
+	ingestTts: { req: async () => ['POST', '/api/v1/ingest/tts', { downlink_ack: {} }], ok: [204, 403] },
+	ingestNative: { req: async () => ['POST', '/api/v1/ingest/native', { event: 'join', dev_eui: randHex(8), session_key_id: '01' }], ok: [404, 403] },
+	listWebhooks: { req: async () => ['GET', '/api/v1/webhooks'] },
+	createWebhook: { req: async () => ['POST', '/api/v1/webhooks', { url: `https://hooks.example.com/${randHex(4)}` }] },
+	deleteWebhook: { req: async () => ['DELETE', `/api/v1/webhooks/${(await admin.post('/api/v1/webhooks', { url: 'https://hooks.example.com/d' })).body.id}`] },
 	login: null, // public; covered by session.test.mjs
 };
 

@@ -1,0 +1,148 @@
+# Helpers shared by test_mqtt.sh and test_webhooks.sh (sourced after lib.sh):
+# a test CA and certificates, free loopback ports, the iotvault server's
+# lifecycle, and the message source (test_outbox --enqueue, which calls the
+# real outbox_enqueue on the served database).
+
+for tool in openssl python3 sqlite3 curl; do
+	command -v "$tool" >/dev/null || fail "$tool is required"
+done
+OUTBOX_TOOL="$(dirname "$IOTVAULT_BIN")/test_outbox"
+[[ -x "$OUTBOX_TOOL" ]] || fail "$OUTBOX_TOOL is missing (cmocka is needed to build it)"
+
+SERVER_PID=""
+PORT=""
+EXTRA_PIDS=()
+
+stop_pid() { # PID
+	[[ -n "$1" ]] || return 0
+	kill -TERM "$1" 2>/dev/null || true
+	local i
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$1" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+	wait "$1" 2>/dev/null || true
+}
+
+stop_server() {
+	stop_pid "$SERVER_PID"
+	SERVER_PID=""
+}
+
+outbox_cleanup() {
+	local rc=$? p
+	stop_server
+	for p in "${EXTRA_PIDS[@]}"; do stop_pid "$p"; done
+	trap - ERR
+	set +e
+	(exit "$rc")
+	cleanup
+}
+trap outbox_cleanup EXIT
+
+free_port() {
+	python3 - "$RANDOM" <<'PY'
+import socket, sys
+base = int(sys.argv[1])
+for i in range(400):
+    port = 20000 + (base + i * 97) % 40000
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    sys.exit(0)
+sys.exit(1)
+PY
+}
+
+wait_port() { # PORT SECONDS
+	python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+port, limit = int(sys.argv[1]), float(sys.argv[2])
+end = time.time() + limit
+while time.time() < end:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.1)
+sys.exit(1)
+PY
+}
+
+# make_pki DIR: a CA (ca.pem), a server certificate for localhost and
+# 127.0.0.1 signed by it (server.pem, server.key), and an unrelated CA
+# (rogue-ca.pem) that must not be trusted in its place.
+make_pki() {
+	local d="$1"
+	mkdir -p "$d"
+	(
+		cd "$d"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+			-out ca.pem -days 2 -subj "/CN=iotvault test CA" &&
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+				-keyout rogue-ca.key -out rogue-ca.pem -days 2 -subj "/CN=rogue CA" &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
+				-out server.csr -subj "/CN=localhost" &&
+			printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf &&
+			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+				-out server.pem -days 2 -extfile ext.cnf
+	) >"$T/pki.log" 2>&1 || fail "openssl could not make the test certificates"
+	chmod 600 "$d"/*.key
+}
+
+start_server() { # DATA [env assignments...]
+	local data="$1" i
+	shift
+	PORT="$(free_port)" || fail "no free loopback port"
+	: >"$T/serve.out"
+	env "$@" "$IOTVAULT_BIN" serve --data "$data" --listen "127.0.0.1:$PORT" \
+		--backend-listen off >"$T/serve.out" 2>>"$T/serve.err" &
+	SERVER_PID=$!
+	for ((i = 0; i < 150; i++)); do
+		if grep -q "serving https://127.0.0.1:$PORT" "$T/serve.out" 2>/dev/null; then
+			return 0
+		fi
+		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			sed 's/^/    /' "$T/serve.err" >&2
+			fail "iotvault serve exited before listening"
+		fi
+		sleep 0.1
+	done
+	fail "iotvault serve did not start within 15 s"
+}
+
+# enqueue DATA TENANT APP DEVICE EVENT COUNT [FIRST]
+enqueue() {
+	"$OUTBOX_TOOL" --enqueue "$@" >>"$T/enqueue.log" 2>&1 ||
+		fail "test_outbox --enqueue $* failed: $(tail -n 3 "$T/enqueue.log")"
+}
+
+# The body test_outbox --enqueue sends for DEVICE EVENT SEQ.
+expected_body() {
+	printf '{"device":"%s","event":"%s","seq":%d,"decoded":{"temperature":%d.5,"note":"caf\\u00e9 \\"quoted\\""}}' \
+		"$1" "$2" "$3" "$(($3 % 40))"
+}
+
+outbox_rows() { # DATA [where]
+	db_query "$1" "select count(*) from outbox ${2:-}"
+}
+
+# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s.
+wait_until() {
+	local limit="$1" i
+	shift
+	for ((i = 0; i < limit * 5; i++)); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
+# The server's log lines (stderr and the log file).
+server_log() { cat "$T/serve.err" "$1/iotvault.log" 2>/dev/null || true; }
