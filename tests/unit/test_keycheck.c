@@ -339,7 +339,7 @@ static void test_rotation_keeps_duplicates(void **state)
 
 	random_key(key);
 	for (int i = 0; i < 5; i++) {
-		snprintf(eui, sizeof(eui), "70B3D57ED00000%02d", 40 + i);
+		snprintf(eui, sizeof(eui), "70B3D57ED00000%02u", (unsigned)(40 + i) % 100u);
 		if (i < 3)
 			assert_int_equal(add_device(f, i == 2 ? f->tenant_b : f->tenant_a, eui, key,
 						    KEY_POLICY_FLAG, &d[i], NULL),
