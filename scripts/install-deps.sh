@@ -25,6 +25,9 @@ PACKAGES=(
 	libjansson-dev libmicrohttpd-dev liboath-dev
 	# export encrypted to an OpenPGP key (GPGME and the gpg it drives)
 	libgpgme-dev gnupg
+	# LwM2M: CoAP/DTLS (libcoap on GnuTLS; its example client and resource
+	# directory serve as test peer and benchmark reference), SenML CBOR
+	libcoap3-dev libcoap3-bin libcbor-dev
 	# integrations: MQTT over TLS (broker and clients for tests), HTTPS client
 	libmosquitto-dev mosquitto mosquitto-clients libcurl4-gnutls-dev
 	# helpers the test scripts use (TLS scanning and clients included)

@@ -135,6 +135,7 @@ extern const struct route apikey_routes[];
 extern const struct route audit_routes[];
 extern const struct route hygiene_routes[];
 extern const struct route webhook_routes[];
+extern const struct route lwm2m_routes[];
 extern const struct route import_routes[];
 extern const struct route ingest_routes[];
 extern const struct route uplink_routes[];

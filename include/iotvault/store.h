@@ -190,6 +190,7 @@ struct store_ops {
 	const struct store_appserver_ops *appserver;
 	/* key hygiene: fingerprints, findings, report (include/iotvault/store_hygiene.h) */
 	const struct store_hygiene_ops *hygiene;
+	const struct store_lwm2m_ops *lwm2m; /* LwM2M server (include/iotvault/store_lwm2m.h) */
 };
 
 struct store {

@@ -4,6 +4,7 @@
 #include "iotvault/auth.h"
 #include "iotvault/http.h"
 #include "iotvault/log.h"
+#include "iotvault/lwm2m.h"
 #include "iotvault/outbox.h"
 
 #include <getopt.h>
@@ -35,6 +36,7 @@ int cmd_serve(int argc, char **argv)
 	const char *data = NULL, *listen = NULL, *backend_listen = NULL;
 	struct service svc;
 	struct http_server *srv = NULL, *backend = NULL;
+	struct lwm2m_server *lwm2m = NULL;
 	struct app app;
 	sigset_t signals;
 	int c, r, sig, status;
@@ -106,10 +108,17 @@ int cmd_serve(int argc, char **argv)
 				   svc.cfg.backend_listen, iv_error_message(r));
 		goto out;
 	}
+	if ((r = lwm2m_server_start(&svc, &lwm2m)) != 0) {
+		status = cli_error(r, "cannot start the LwM2M server: %s", iv_error_message(r));
+		goto out;
+	}
 	printf("iotvault %s serving https://%s\n", IOTVAULT_VERSION, svc.cfg.http_listen);
 	if (backend)
 		printf("join server (LoRaWAN Backend Interfaces) on https://%s\n",
 		       svc.cfg.backend_listen);
+	if (lwm2m)
+		printf("LwM2M DM server on %s, bootstrap server on %s (DTLS), NoSec %s\n",
+		       svc.cfg.lwm2m_dm_listen, svc.cfg.lwm2m_bootstrap_listen, svc.cfg.lwm2m_nosec);
 	fflush(stdout);
 	for (;;) {
 		if (sigwait(&signals, &sig) != 0)
@@ -125,6 +134,7 @@ int cmd_serve(int argc, char **argv)
 	/* success */
 	status = 0;
 out:
+	lwm2m_server_stop(lwm2m);
 	http_server_stop(backend);
 	http_server_stop(srv);
 	outbox_workers_stop(&svc);

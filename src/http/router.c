@@ -12,6 +12,7 @@ static const struct route *const tables[] = {
 	ingest_routes, uplink_routes, downlink_routes,
 	webhook_routes,
 	hygiene_routes,
+	lwm2m_routes,
 };
 
 /* Splits PATH (a writable copy) into segments at '/'. */

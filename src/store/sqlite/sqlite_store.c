@@ -914,6 +914,7 @@ extern const struct store_auth_ops sqlite_auth_ops;
 extern const struct store_lorawan_ops sqlite_lorawan_ops;
 extern const struct store_appserver_ops sqlite_appserver_ops;
 extern const struct store_hygiene_ops sqlite_hygiene_ops;
+extern const struct store_lwm2m_ops sqlite_lwm2m_ops;
 
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
@@ -952,6 +953,7 @@ static const struct store_ops sqlite_ops = {
 	.outbox = &sqlite_outbox_ops,
 	.appserver = &sqlite_appserver_ops,
 	.hygiene = &sqlite_hygiene_ops,
+	.lwm2m = &sqlite_lwm2m_ops,
 };
 
 static int migrate(struct sqlite_store *s)

@@ -105,6 +105,7 @@ const calls = {
 	ingestChirpstack: { req: async () => ['POST', '/api/v1/ingest/chirpstack?event=status', {}], ok: [204, 403] },
 	ingestTts: { req: async () => ['POST', '/api/v1/ingest/tts', { downlink_ack: {} }], ok: [204, 403] },
 	ingestNative: { req: async () => ['POST', '/api/v1/ingest/native', { event: 'join', dev_eui: randHex(8), session_key_id: '01' }], ok: [404, 403] },
+	getLwm2m: { req: async () => ['GET', `/api/v1/devices/${(await admin.post('/api/v1/devices', { type: 'lwm2m', endpoint: `ep-${randHex(4).toLowerCase()}` })).body.id}/lwm2m`], other: () => `/api/v1/devices/${t2.device}/lwm2m` },
 	listWebhooks: { req: async () => ['GET', '/api/v1/webhooks'] },
 	createWebhook: { req: async () => ['POST', '/api/v1/webhooks', { url: `https://hooks.example.com/${randHex(4)}` }] },
 	deleteWebhook: { req: async () => ['DELETE', `/api/v1/webhooks/${(await admin.post('/api/v1/webhooks', { url: 'https://hooks.example.com/d' })).body.id}`] },

@@ -1,0 +1,115 @@
+/* Internals shared by the LwM2M server's files: the server and per-session
+ * state (server.c), the bootstrap sequence (bootstrap.c) and the
+ * registration interface (registration.c). Every function here runs on the
+ * server thread. */
+#ifndef IOTVAULT_LWM2M_INTERNAL_H
+#define IOTVAULT_LWM2M_INTERNAL_H
+
+#include <coap3/coap.h>
+#include <stdatomic.h>
+#include <pthread.h>
+#include <stdint.h>
+
+#include "iotvault/lwm2m.h"
+#include "iotvault/secmem.h"
+#include "iotvault/store_lwm2m.h"
+#include "iotvault/vault_lwm2m.h"
+
+enum lwm2m_listener {
+	LW_LISTENER_NONE = 0,
+	LW_LISTENER_DM,        /* DTLS */
+	LW_LISTENER_BOOTSTRAP, /* DTLS */
+	LW_LISTENER_NOSEC,     /* plain UDP, DM only */
+};
+
+struct lwm2m_bootstrap;
+
+/* App data of every coap_session_t the server has seen. */
+struct lwm2m_session {
+	struct lwm2m_server *srv;
+	coap_session_t *session;
+	enum lwm2m_listener listener;
+	int authenticated; /* the PSK callback accepted the identity */
+	int cipher_checked;
+	struct lwm2m_psk_owner owner;
+	char identity[LWM2M_IDENTITY_MAX + 1];
+	char address[LWM2M_ADDRESS_MAX + 1];
+	struct lwm2m_bootstrap *bs;   /* a bootstrap sequence in progress */
+	struct lwm2m_session *bs_next; /* list of sessions with a bootstrap */
+};
+
+/* A resource to drop after the current coap_io_process() returns. */
+struct lwm2m_drop {
+	char location[LWM2M_LOCATION_MAX + 1];
+	struct lwm2m_drop *next;
+};
+
+struct lwm2m_server {
+	struct service *svc;
+	coap_context_t *ctx;
+	pthread_t thread;
+	int thread_started;
+	atomic_int stop;
+	uint16_t dm_port, bootstrap_port, nosec_port;
+	/* the key handed to libcoap by the PSK callback; wiped after every
+	 * coap_io_process() (libcoap copies it before the callback returns) */
+	struct secbuf *psk_slot;
+	coap_bin_const_t psk_out;
+	struct lwm2m_session *bootstraps;
+	struct lwm2m_drop *drops;
+	int64_t next_sweep_ms;
+};
+
+/* The session state of SESSION, created on first use; NULL when out of memory. */
+struct lwm2m_session *lwm2m_session_of(struct lwm2m_server *srv, coap_session_t *session);
+/* For a DTLS session: 1 when its identity was accepted and its cipher is
+ * AEAD (checked on first use: GnuTLS tells the cipher only after the
+ * handshake, and libcoap 4.3.1 raises no connected event for server
+ * sessions); 0 otherwise. */
+int lwm2m_session_check_cipher(struct lwm2m_server *srv, coap_session_t *session,
+			       struct lwm2m_session *ls);
+/* Which listener SESSION came in on. */
+enum lwm2m_listener lwm2m_listener_of(const struct lwm2m_server *srv,
+				      const coap_session_t *session);
+/* Records a security event (under the service lock, which the caller holds). */
+void lwm2m_security_event(struct lwm2m_server *srv, int64_t tenant_id, const char *kind,
+			  const char *source, const char *subject, const char *detail);
+/* The audit actor of the server acting for a client at SOURCE. */
+struct audit_actor lwm2m_actor(const char *source);
+/* The value of query parameter NAME in QUERY ("a=1&b&c=3"): 1 with *VALUE
+ * (NUL-terminated copy in BUF, CAP bytes; "" for a bare name) when present
+ * once, 0 when absent, IV_ERR_INVALID when repeated or too long. */
+int lwm2m_query_param(const coap_string_t *query, const char *name, char *buf, size_t cap) IV_WUR;
+/* True for [A-Za-z0-9._:@+-]{1,MAX}: endpoint names and PSK identities. */
+int lwm2m_ident_ok(const char *s, size_t len, size_t max);
+
+/* bootstrap.c */
+void lwm2m_bootstrap_handle_request(coap_resource_t *resource, coap_session_t *session,
+				    const coap_pdu_t *request, const coap_string_t *query,
+				    coap_pdu_t *response);
+/* Sends the first Bootstrap-Delete of every bootstrap whose request has been
+ * answered. */
+void lwm2m_bootstrap_run_pending(struct lwm2m_server *srv);
+/* A response to one of the server's own requests; 1 when it was a bootstrap's. */
+int lwm2m_bootstrap_on_response(struct lwm2m_server *srv, coap_session_t *session,
+				const coap_pdu_t *received);
+void lwm2m_bootstrap_on_nack(struct lwm2m_server *srv, coap_session_t *session,
+			     const char *why);
+/* The session is going away: ends its bootstrap (audited as failed unless
+ * finished) and unlinks it. */
+void lwm2m_bootstrap_session_gone(struct lwm2m_server *srv, struct lwm2m_session *ls);
+
+/* registration.c */
+void lwm2m_register_handle_request(coap_resource_t *resource, coap_session_t *session,
+				   const coap_pdu_t *request, const coap_string_t *query,
+				   coap_pdu_t *response);
+/* Adds the resource of a registration's location. */
+int lwm2m_registration_resource_add(struct lwm2m_server *srv, const char *location) IV_WUR;
+/* Removes the resources queued by deregistrations, replacements and expiry. */
+void lwm2m_registration_drop_pending(struct lwm2m_server *srv);
+/* Removes registrations whose lifetime has passed. */
+void lwm2m_registration_sweep(struct lwm2m_server *srv);
+/* Re-creates the resources of stored registrations (at start-up). */
+int lwm2m_registration_restore(struct lwm2m_server *srv) IV_WUR;
+
+#endif

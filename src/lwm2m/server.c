@@ -1,0 +1,561 @@
+/* The LwM2M server's transport: one libcoap context (GnuTLS) with the DTLS
+ * DM and bootstrap listeners and the optional NoSec DM listener, the PSK
+ * callback that looks identities up in the vault during the handshake, the
+ * per-session state, and the server thread's loop.
+ *
+ * DTLS policy: libcoap 4.3.1 does not let an application set the GnuTLS
+ * priority string of its PSK sessions (it uses "NORMAL:+ECDHE-PSK:+PSK:
+ * +ECDHE-ECDSA:+AES-128-CCM-8:..."). The policy is therefore enforced here:
+ * a version other than DTLS 1.2 is refused in the PSK callback (GnuTLS has
+ * negotiated it by then), before any key is looked up; a cipher other than
+ * AES-CCM(-8), AES-GCM or ChaCha20-Poly1305 is refused at the session's first
+ * request (GnuTLS names the cipher only once the handshake is complete). */
+#include "lwm2m/lwm2m_internal.h"
+#include "iotvault/log.h"
+#include "iotvault/store_lorawan.h"
+
+#include <gnutls/gnutls.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#define IO_WAIT_MS 100
+#define SWEEP_INTERVAL_MS 1000
+
+static int64_t now_ms(void)
+{
+	return store_now_ms();
+}
+
+int lwm2m_ident_ok(const char *s, size_t len, size_t max)
+{
+	if (len == 0 || len > max)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      (c != '\0' && strchr("._:@+-", c) != NULL)))
+			return 0;
+	}
+	return 1;
+}
+
+int lwm2m_query_param(const coap_string_t *query, const char *name, char *buf, size_t cap)
+{
+	size_t nlen = strlen(name), i = 0;
+	int found = 0;
+
+	buf[0] = '\0';
+	if (query == NULL)
+		return 0;
+	while (i <= query->length) {
+		size_t j = i;
+		while (j < query->length && query->s[j] != '&')
+			j++;
+		/* one parameter in [i, j) */
+		const char *p = (const char *)query->s + i;
+		size_t plen = j - i;
+		if (plen >= nlen && strncmp(p, name, nlen) == 0 && (plen == nlen || p[nlen] == '=')) {
+			size_t vlen = plen == nlen ? 0 : plen - nlen - 1;
+			if (found || vlen >= cap)
+				return IV_ERR_INVALID;
+			memcpy(buf, p + (plen == nlen ? nlen : nlen + 1), vlen);
+			buf[vlen] = '\0';
+			found = 1;
+		}
+		i = j + 1;
+	}
+	return found;
+}
+
+struct audit_actor lwm2m_actor(const char *source)
+{
+	return (struct audit_actor){"system", "lwm2m", source && source[0] ? source : "udp"};
+}
+
+void lwm2m_security_event(struct lwm2m_server *srv, int64_t tenant_id, const char *kind,
+			  const char *source, const char *subject, const char *detail)
+{
+	struct store *st = srv->svc->st;
+	struct security_event ev = {tenant_id, kind, source, subject, detail};
+	if (st->ops->lorawan->security_event_add(st, &ev) != 0)
+		log_error("lwm2m: security event %s could not be recorded", kind);
+}
+
+static uint16_t addr_port(const coap_address_t *a)
+{
+	return a ? coap_address_get_port(a) : 0;
+}
+
+enum lwm2m_listener lwm2m_listener_of(const struct lwm2m_server *srv,
+				      const coap_session_t *session)
+{
+	uint16_t port = addr_port(coap_session_get_addr_local(session));
+	coap_proto_t proto = coap_session_get_proto(session);
+	if (proto == COAP_PROTO_UDP)
+		return port == srv->nosec_port && port ? LW_LISTENER_NOSEC : LW_LISTENER_NONE;
+	if (proto != COAP_PROTO_DTLS)
+		return LW_LISTENER_NONE;
+	if (port == srv->dm_port && port)
+		return LW_LISTENER_DM;
+	if (port == srv->bootstrap_port && port)
+		return LW_LISTENER_BOOTSTRAP;
+	return LW_LISTENER_NONE;
+}
+
+struct lwm2m_session *lwm2m_session_of(struct lwm2m_server *srv, coap_session_t *session)
+{
+	struct lwm2m_session *ls = coap_session_get_app_data(session);
+	if (ls != NULL)
+		return ls;
+	if ((ls = calloc(1, sizeof(*ls))) == NULL)
+		return NULL;
+	ls->srv = srv;
+	ls->session = session;
+	ls->listener = lwm2m_listener_of(srv, session);
+	coap_print_addr(coap_session_get_addr_remote(session), (unsigned char *)ls->address,
+			sizeof(ls->address) - 1);
+	coap_session_set_app_data(session, ls);
+	return ls;
+}
+
+static void session_free(struct lwm2m_server *srv, coap_session_t *session)
+{
+	struct lwm2m_session *ls = coap_session_get_app_data(session);
+	if (ls == NULL)
+		return;
+	lwm2m_bootstrap_session_gone(srv, ls);
+	coap_session_set_app_data(session, NULL);
+	secmem_wipe(ls, sizeof(*ls));
+	free(ls);
+}
+
+/* Peer-chosen text for logs and events: printable ASCII, at most 64 chars. */
+static void printable(const uint8_t *s, size_t len, char *out, size_t cap)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < len && n + 1 < cap && n < 64; i++)
+		out[n++] = s[i] >= 0x20 && s[i] < 0x7f ? (char)s[i] : '?';
+	out[n] = '\0';
+}
+
+/* GnuTLS has chosen the version by the time the PSK callback runs, but
+ * exposes the cipher only once the handshake is complete: the version is
+ * checked in the callback, the cipher at COAP_EVENT_DTLS_CONNECTED. */
+static gnutls_session_t gnutls_of(coap_session_t *session)
+{
+	coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
+	gnutls_session_t g = coap_session_get_tls(session, &lib);
+	return lib == COAP_TLS_LIBRARY_GNUTLS ? g : NULL;
+}
+
+static const char *dtls_version_violation(coap_session_t *session)
+{
+	gnutls_session_t g = gnutls_of(session);
+	if (g == NULL)
+		return "no GnuTLS session";
+	if (gnutls_protocol_get_version(g) != GNUTLS_DTLS1_2)
+		return "protocol version other than DTLS 1.2";
+	return NULL;
+}
+
+/* AEAD only: AES-CCM(-8), AES-GCM, ChaCha20-Poly1305. */
+static const char *dtls_cipher_violation(coap_session_t *session, const char **name)
+{
+	gnutls_session_t g = gnutls_of(session);
+	gnutls_cipher_algorithm_t c;
+	*name = "?";
+	if (g == NULL)
+		return "no GnuTLS session";
+	c = gnutls_cipher_get(g);
+	*name = gnutls_cipher_get_name(c) ? gnutls_cipher_get_name(c) : "?";
+	switch (c) {
+	case GNUTLS_CIPHER_AES_128_CCM_8:
+	case GNUTLS_CIPHER_AES_256_CCM_8:
+	case GNUTLS_CIPHER_AES_128_CCM:
+	case GNUTLS_CIPHER_AES_256_CCM:
+	case GNUTLS_CIPHER_AES_128_GCM:
+	case GNUTLS_CIPHER_AES_256_GCM:
+	case GNUTLS_CIPHER_CHACHA20_POLY1305:
+		return NULL;
+	default:
+		return "cipher is not AEAD";
+	}
+}
+
+int lwm2m_session_check_cipher(struct lwm2m_server *srv, coap_session_t *session,
+			       struct lwm2m_session *ls)
+{
+	const char *why, *cipher;
+	if (ls->cipher_checked || !ls->authenticated)
+		return ls->authenticated;
+	ls->cipher_checked = 1;
+	if ((why = dtls_cipher_violation(session, &cipher)) != NULL) {
+		/* the session stays up but is good for nothing */
+		ls->authenticated = 0;
+		log_warning("lwm2m: DTLS session from %s refused: %s (%s)", ls->address, why, cipher);
+		service_lock(srv->svc);
+		lwm2m_security_event(srv, ls->owner.tenant_id, LWM2M_EVENT_HANDSHAKE_POLICY,
+				     ls->address, ls->identity, why);
+		service_unlock(srv->svc);
+		return 0;
+	}
+	log_info("lwm2m: DTLS 1.2 session from %s (%s listener, device %lld): %s-%s", ls->address,
+		 ls->listener == LW_LISTENER_BOOTSTRAP ? "bootstrap" : "DM",
+		 (long long)ls->owner.device_id, gnutls_kx_get_name(gnutls_kx_get(gnutls_of(session))),
+		 cipher);
+	return 1;
+}
+
+/* libcoap's per-identity server callback (coap_dtls_spsk_t
+ * validate_id_call_back), called by GnuTLS while it processes the
+ * ClientKeyExchange. Returning NULL fails the handshake. */
+static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
+						coap_session_t *session, void *arg)
+{
+	struct lwm2m_server *srv = arg;
+	struct lwm2m_session *ls = lwm2m_session_of(srv, session);
+	struct lwm2m_psk_owner owner;
+	enum lwm2m_credential_kind kind;
+	char id[LWM2M_IDENTITY_MAX + 1], shown[80];
+	const char *why;
+	size_t key_len = 0;
+	int r;
+
+	if (ls == NULL)
+		return NULL;
+	printable(identity->s, identity->length, shown, sizeof(shown));
+	if (ls->listener != LW_LISTENER_DM && ls->listener != LW_LISTENER_BOOTSTRAP)
+		return NULL;
+	kind = ls->listener == LW_LISTENER_BOOTSTRAP ? LWM2M_CREDENTIAL_BOOTSTRAP
+						      : LWM2M_CREDENTIAL_DM;
+	if ((why = dtls_version_violation(session)) != NULL) {
+		log_warning("lwm2m: %s handshake refused from %s: %s",
+			    kind == LWM2M_CREDENTIAL_BOOTSTRAP ? "bootstrap" : "DM", ls->address, why);
+		service_lock(srv->svc);
+		lwm2m_security_event(srv, 0, LWM2M_EVENT_HANDSHAKE_POLICY, ls->address, shown, why);
+		service_unlock(srv->svc);
+		return NULL;
+	}
+	service_lock(srv->svc);
+	if (!lwm2m_ident_ok((const char *)identity->s, identity->length, LWM2M_IDENTITY_MAX)) {
+		r = IV_ERR_NOT_FOUND;
+	} else {
+		memcpy(id, identity->s, identity->length);
+		id[identity->length] = '\0';
+		r = vault_lwm2m_psk_lookup(srv->svc->v, kind, id, &owner, srv->psk_slot->data,
+					   srv->psk_slot->len, &key_len);
+	}
+	if (r == IV_ERR_NOT_FOUND)
+		lwm2m_security_event(srv, 0, LWM2M_EVENT_UNKNOWN_IDENTITY, ls->address, shown,
+				     kind == LWM2M_CREDENTIAL_BOOTSTRAP ? "bootstrap listener"
+									 : "DM listener");
+	service_unlock(srv->svc);
+	if (r != 0) {
+		if (r == IV_ERR_NOT_FOUND)
+			log_warning("lwm2m: unknown PSK identity '%s' from %s on the %s listener "
+				    "refused",
+				    shown, ls->address,
+				    kind == LWM2M_CREDENTIAL_BOOTSTRAP ? "bootstrap" : "DM");
+		else
+			log_error("lwm2m: PSK lookup failed: %s", iv_error_message(r));
+		return NULL;
+	}
+	ls->authenticated = 1;
+	ls->owner = owner;
+	snprintf(ls->identity, sizeof(ls->identity), "%s", id);
+	log_debug("lwm2m: %s handshake from %s: identity of device %lld",
+		  kind == LWM2M_CREDENTIAL_BOOTSTRAP ? "bootstrap" : "DM", ls->address,
+		  (long long)owner.device_id);
+	srv->psk_out.s = srv->psk_slot->data;
+	srv->psk_out.length = key_len;
+	return &srv->psk_out;
+}
+
+static int event_handler(coap_session_t *session, const coap_event_t event)
+{
+	coap_context_t *ctx = coap_session_get_context(session);
+	struct lwm2m_server *srv = ctx ? coap_get_app_data(ctx) : NULL;
+	if (srv == NULL)
+		return 0;
+	switch (event) {
+	case COAP_EVENT_SERVER_SESSION_DEL:
+		session_free(srv, session);
+		break;
+	case COAP_EVENT_DTLS_CLOSED:
+	case COAP_EVENT_DTLS_ERROR: {
+		struct lwm2m_session *ls = coap_session_get_app_data(session);
+		if (ls != NULL && ls->bs != NULL)
+			lwm2m_bootstrap_on_nack(srv, session, "DTLS session closed");
+		break;
+	}
+	default:
+		break;
+	}
+	return 0;
+}
+
+static coap_response_t response_handler(coap_session_t *session, const coap_pdu_t *sent,
+					const coap_pdu_t *received, const coap_mid_t mid)
+{
+	coap_context_t *ctx = coap_session_get_context(session);
+	struct lwm2m_server *srv = ctx ? coap_get_app_data(ctx) : NULL;
+	(void)sent;
+	(void)mid;
+	if (srv != NULL && lwm2m_bootstrap_on_response(srv, session, received))
+		return COAP_RESPONSE_OK;
+	return COAP_RESPONSE_FAIL;
+}
+
+static void nack_handler(coap_session_t *session, const coap_pdu_t *sent,
+			 const coap_nack_reason_t reason, const coap_mid_t mid)
+{
+	coap_context_t *ctx = coap_session_get_context(session);
+	struct lwm2m_server *srv = ctx ? coap_get_app_data(ctx) : NULL;
+	(void)sent;
+	(void)mid;
+	if (srv != NULL)
+		lwm2m_bootstrap_on_nack(srv, session,
+					reason == COAP_NACK_TOO_MANY_RETRIES ? "no answer"
+									     : "request not delivered");
+}
+
+/* libcoap's messages go to our log; its debug level names identities, so
+ * only warnings and errors are passed on. */
+static void coap_log_hook(coap_log_t level, const char *message)
+{
+	char line[256];
+	size_t n = strlen(message);
+	while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r'))
+		n--;
+	snprintf(line, sizeof(line), "%.*s", (int)(n < 200 ? n : 200), message);
+	if (level <= LOG_ERR)
+		log_error("libcoap: %s", line);
+	else
+		log_warning("libcoap: %s", line);
+}
+
+/* "host:port" or "[v6]:port" -> address; PORT gets the port. */
+static int parse_listen(const char *text, coap_address_t *addr, uint16_t *port)
+{
+	char host[128], service[8];
+	const char *colon = strrchr(text, ':');
+	struct addrinfo hints, *res = NULL;
+	size_t hlen;
+	int r;
+
+	if (colon == NULL || colon == text || strlen(colon + 1) == 0 || strlen(colon + 1) >= sizeof(service))
+		return IV_ERR_CONFIG;
+	hlen = (size_t)(colon - text);
+	if (text[0] == '[' && hlen >= 2 && text[hlen - 1] == ']') {
+		text++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(host))
+		return IV_ERR_CONFIG;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	snprintf(service, sizeof(service), "%s", colon + 1);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_DGRAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((r = getaddrinfo(host, service, &hints, &res)) != 0 || res == NULL)
+		return IV_ERR_CONFIG;
+	coap_address_init(addr);
+	if (res->ai_addrlen > sizeof(addr->addr)) {
+		freeaddrinfo(res);
+		return IV_ERR_CONFIG;
+	}
+	addr->size = res->ai_addrlen;
+	memcpy(&addr->addr, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	*port = coap_address_get_port(addr);
+	return *port == 0 ? IV_ERR_CONFIG : 0;
+}
+
+static int add_listener(struct lwm2m_server *srv, const char *what, const char *text,
+			coap_proto_t proto, uint16_t *port)
+{
+	coap_address_t addr;
+	if (strcmp(text, "off") == 0)
+		return 0;
+	if (parse_listen(text, &addr, port) != 0) {
+		log_error("[lwm2m] %s: expected HOST:PORT or off", what);
+		return IV_ERR_CONFIG;
+	}
+	if (coap_new_endpoint(srv->ctx, &addr, proto) == NULL) {
+		log_error("lwm2m: cannot listen on %s (%s)", text, what);
+		return IV_ERR_IO;
+	}
+	return 0;
+}
+
+static void *server_main(void *arg)
+{
+	struct lwm2m_server *srv = arg;
+	while (!atomic_load(&srv->stop)) {
+		coap_io_process(srv->ctx, IO_WAIT_MS);
+		/* the last handshake's key is in libcoap's own copy by now */
+		secmem_wipe(srv->psk_slot->data, srv->psk_slot->len);
+		lwm2m_bootstrap_run_pending(srv);
+		lwm2m_registration_drop_pending(srv);
+		if (now_ms() >= srv->next_sweep_ms) {
+			lwm2m_registration_sweep(srv);
+			lwm2m_registration_drop_pending(srv);
+			srv->next_sweep_ms = now_ms() + SWEEP_INTERVAL_MS;
+		}
+	}
+	return NULL;
+}
+
+static int add_resource(struct lwm2m_server *srv, const char *path, coap_request_t method,
+			coap_method_handler_t handler)
+{
+	coap_resource_t *res = coap_resource_init(coap_make_str_const(path), 0);
+	if (res == NULL)
+		return IV_ERR_NOMEM;
+	coap_register_handler(res, method, handler);
+	coap_add_resource(srv->ctx, res);
+	return 0;
+}
+
+/* GET /.well-known/core: only the interface of the listener asked. libcoap's
+ * own answer would list every resource, the locations of all registrations
+ * included. */
+static void well_known_core(coap_resource_t *resource, coap_session_t *session,
+			   const coap_pdu_t *request, const coap_string_t *query,
+			   coap_pdu_t *response)
+{
+	struct lwm2m_server *srv = coap_get_app_data(coap_session_get_context(session));
+	enum lwm2m_listener l = lwm2m_listener_of(srv, session);
+	const char *links = l == LW_LISTENER_BOOTSTRAP ? "</bs>" : "</rd>";
+	uint8_t cf[4];
+	(void)resource;
+	(void)request;
+	(void)query;
+	coap_pdu_set_code(response, COAP_RESPONSE_CODE_CONTENT);
+	coap_add_option(response, COAP_OPTION_CONTENT_FORMAT,
+			coap_encode_var_safe(cf, sizeof(cf), COAP_MEDIATYPE_APPLICATION_LINK_FORMAT), cf);
+	coap_add_data(response, strlen(links), (const uint8_t *)links);
+}
+
+static void gnutls_audit_ignore(gnutls_session_t session, const char *message)
+{
+	(void)session;
+	(void)message;
+}
+
+int lwm2m_server_start(struct service *svc, struct lwm2m_server **out)
+{
+	const struct config *cfg = &svc->cfg;
+	struct lwm2m_server *srv = NULL;
+	coap_dtls_spsk_t spsk;
+	int r;
+
+	*out = NULL;
+	if (strcmp(cfg->lwm2m_dm_listen, "off") == 0 &&
+	    strcmp(cfg->lwm2m_bootstrap_listen, "off") == 0 && strcmp(cfg->lwm2m_nosec, "off") == 0)
+		return 0;
+	if (cfg->lwm2m_lifetime_min_s > cfg->lwm2m_lifetime_max_s ||
+	    cfg->lwm2m_lifetime_default_s < cfg->lwm2m_lifetime_min_s ||
+	    cfg->lwm2m_lifetime_default_s > cfg->lwm2m_lifetime_max_s) {
+		log_error("[lwm2m] lifetime_default_s must lie within lifetime_min_s..lifetime_max_s");
+		return IV_ERR_CONFIG;
+	}
+	if (!coap_dtls_is_supported()) {
+		log_error("lwm2m: libcoap was built without DTLS");
+		return IV_ERR_CONFIG;
+	}
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return IV_ERR_NOMEM;
+	srv->svc = svc;
+	atomic_init(&srv->stop, 0);
+	if ((srv->psk_slot = secbuf_new(LWM2M_PSK_MAX)) == NULL) {
+		r = IV_ERR_NOMEM;
+		goto out;
+	}
+	coap_startup();
+	coap_set_log_handler(coap_log_hook);
+	coap_set_log_level(LOG_WARNING);
+	coap_dtls_set_log_level(LOG_WARNING);
+	/* libcoap installs a process-wide GnuTLS audit hook that treats every
+	 * TLS session as one of its own; the HTTPS listeners' sessions would
+	 * crash it (an unexpected record on the API port did). Replace it. */
+	gnutls_global_set_audit_log_function(gnutls_audit_ignore);
+	if ((srv->ctx = coap_new_context(NULL)) == NULL) {
+		r = IV_ERR_NOMEM;
+		goto out;
+	}
+	coap_set_app_data(srv->ctx, srv);
+	coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	memset(&spsk, 0, sizeof(spsk));
+	spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
+	spsk.validate_id_call_back = psk_for_identity;
+	spsk.id_call_back_arg = srv;
+	if (!coap_context_set_psk2(srv->ctx, &spsk)) {
+		log_error("lwm2m: cannot set up DTLS-PSK");
+		r = IV_ERR_CRYPTO;
+		goto out;
+	}
+	coap_register_event_handler(srv->ctx, event_handler);
+	coap_register_response_handler(srv->ctx, response_handler);
+	coap_register_nack_handler(srv->ctx, nack_handler);
+	if ((r = add_listener(srv, "dm_listen", cfg->lwm2m_dm_listen, COAP_PROTO_DTLS,
+			      &srv->dm_port)) != 0 ||
+	    (r = add_listener(srv, "bootstrap_listen", cfg->lwm2m_bootstrap_listen, COAP_PROTO_DTLS,
+			      &srv->bootstrap_port)) != 0 ||
+	    (r = add_listener(srv, "nosec", cfg->lwm2m_nosec, COAP_PROTO_UDP, &srv->nosec_port)) != 0)
+		goto out;
+	/* the listener of a session is told by its local port */
+	if ((srv->dm_port && srv->dm_port == srv->bootstrap_port) ||
+	    (srv->nosec_port && (srv->nosec_port == srv->dm_port ||
+				 srv->nosec_port == srv->bootstrap_port))) {
+		log_error("[lwm2m] the listeners need different ports");
+		r = IV_ERR_CONFIG;
+		goto out;
+	}
+	if ((r = add_resource(srv, "bs", COAP_REQUEST_POST, lwm2m_bootstrap_handle_request)) != 0 ||
+	    (r = add_resource(srv, "rd", COAP_REQUEST_POST, lwm2m_register_handle_request)) != 0 ||
+	    (r = add_resource(srv, COAP_DEFAULT_URI_WELLKNOWN, COAP_REQUEST_GET, well_known_core)) != 0)
+		goto out;
+	service_lock(svc);
+	r = lwm2m_registration_restore(srv);
+	service_unlock(svc);
+	if (r != 0)
+		goto out;
+	if (pthread_create(&srv->thread, NULL, server_main, srv) != 0) {
+		r = IV_ERR_INTERNAL;
+		goto out;
+	}
+	srv->thread_started = 1;
+	*out = srv;
+	srv = NULL;
+	/* success */
+	r = 0;
+out:
+	lwm2m_server_stop(srv);
+	return r;
+}
+
+void lwm2m_server_stop(struct lwm2m_server *srv)
+{
+	if (srv == NULL)
+		return;
+	if (srv->thread_started) {
+		atomic_store(&srv->stop, 1);
+		pthread_join(srv->thread, NULL);
+	}
+	if (srv->ctx != NULL) {
+		/* coap_free_context() ends the sessions: SERVER_SESSION_DEL frees ours */
+		coap_free_context(srv->ctx);
+		srv->ctx = NULL;
+		coap_cleanup();
+	}
+	lwm2m_registration_drop_pending(srv);
+	secbuf_free(srv->psk_slot);
+	free(srv);
+}

@@ -1,0 +1,549 @@
+/* A small LwM2M client for the integration tests and bench/dtls.sh, built on
+ * libcoap 3 (GnuTLS) like the server but sharing none of its code: it runs a
+ * client-initiated bootstrap over DTLS-PSK and decodes the Bootstrap-Writes
+ * with its own TLV reader (an independent check of the server's encoder),
+ * registers, updates and de-registers, and times DTLS-PSK handshakes.
+ *
+ * usage: lwm2m_client --server URI [--identity-file F --key-file F] COMMAND
+ *   bootstrap EP OUT     writes OUT.identity (text), OUT.key (hex) and
+ *                        OUT.info (uri, ssid, lifetime, binding), all 0600
+ *   register EP LT VERSION BINDING [LINKS]
+ *                        prints "2.01 /rd/xxxx"
+ *   update LOCATION [LT] prints the response code
+ *   deregister LOCATION  prints the response code
+ *   handshakes N         N sequential DTLS-PSK handshakes; prints
+ *                        "handshakes N ok K failed F seconds S"
+ * The key file holds the PSK as hex; the key is never printed. Exit status:
+ * 0 for a 2.xx answer, 4 for another answer (its code is printed), 3 when
+ * nothing came back (handshake refused, timeout), 2 for usage errors. */
+#include <coap3/coap.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TIMEOUT_MS 8000
+
+static int done, got_code = -1, dtls_failed;
+static char location[64];
+static uint8_t token[8];
+static size_t token_len;
+
+/* what the bootstrap wrote */
+static char bs_uri[256], bs_identity[256], bs_binding[16];
+static uint8_t bs_key[64];
+static size_t bs_key_len;
+static long long bs_ssid = -1, bs_lifetime = -1;
+static int bs_security_mode = -1, bs_finished, bs_deletes;
+
+static void die_usage(void)
+{
+	fprintf(stderr, "usage: lwm2m_client --server URI [--identity-file F --key-file F] "
+			"bootstrap|register|update|deregister|handshakes ...\n");
+	exit(2);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static size_t read_file(const char *path, char *buf, size_t cap)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+	if (f == NULL) {
+		fprintf(stderr, "cannot open %s: %s\n", path, strerror(errno));
+		exit(2);
+	}
+	n = fread(buf, 1, cap - 1, f);
+	fclose(f);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	return n;
+}
+
+static size_t hex_decode(const char *hex, uint8_t *out, size_t cap)
+{
+	size_t n = strlen(hex), i;
+	if (n % 2 || n / 2 > cap)
+		return 0;
+	for (i = 0; i < n / 2; i++) {
+		unsigned v;
+		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return 0;
+		out[i] = (uint8_t)v;
+	}
+	return n / 2;
+}
+
+/* ---- TLV (OMA LwM2M 1.0 section 6.4.3), read independently ---- */
+
+struct tlv {
+	int type; /* 0 object instance, 1 resource instance, 2 multiple resource, 3 resource */
+	unsigned id;
+	const uint8_t *value;
+	size_t len;
+};
+
+static int tlv_next(const uint8_t **p, const uint8_t *end, struct tlv *t)
+{
+	const uint8_t *q = *p;
+	uint8_t h;
+	size_t len = 0, ltype;
+	if (q >= end)
+		return 0;
+	h = *q++;
+	t->type = h >> 6;
+	if (h & 0x20) {
+		if (end - q < 2)
+			return -1;
+		t->id = (unsigned)q[0] << 8 | q[1];
+		q += 2;
+	} else {
+		if (end - q < 1)
+			return -1;
+		t->id = *q++;
+	}
+	ltype = (h >> 3) & 3;
+	if (ltype == 0)
+		len = h & 7;
+	else {
+		if ((size_t)(end - q) < ltype)
+			return -1;
+		for (size_t i = 0; i < ltype; i++)
+			len = len << 8 | *q++;
+	}
+	if ((size_t)(end - q) < len)
+		return -1;
+	t->value = q;
+	t->len = len;
+	*p = q + len;
+	return 1;
+}
+
+static long long tlv_int(const struct tlv *t)
+{
+	long long v = (t->len > 0 && (t->value[0] & 0x80)) ? -1 : 0;
+	for (size_t i = 0; i < t->len; i++)
+		v = (long long)((unsigned long long)v << 8 | t->value[i]);
+	return v;
+}
+
+static void copy_text(char *dst, size_t cap, const struct tlv *t)
+{
+	size_t n = t->len < cap - 1 ? t->len : cap - 1;
+	memcpy(dst, t->value, n);
+	dst[n] = '\0';
+}
+
+static int apply_resource(unsigned obj, const struct tlv *t)
+{
+	if (t->type != 3)
+		return 0;
+	if (obj == 0) {
+		switch (t->id) {
+		case 0: copy_text(bs_uri, sizeof(bs_uri), t); break;
+		case 2: bs_security_mode = (int)tlv_int(t); break;
+		case 3: copy_text(bs_identity, sizeof(bs_identity), t); break;
+		case 5:
+			if (t->len > sizeof(bs_key))
+				return -1;
+			memcpy(bs_key, t->value, t->len);
+			bs_key_len = t->len;
+			break;
+		case 10: bs_ssid = tlv_int(t); break;
+		}
+	} else if (obj == 1) {
+		switch (t->id) {
+		case 0: bs_ssid = tlv_int(t); break;
+		case 1: bs_lifetime = tlv_int(t); break;
+		case 7: copy_text(bs_binding, sizeof(bs_binding), t); break;
+		}
+	}
+	return 0;
+}
+
+static int tlv_apply(unsigned obj, const uint8_t *data, size_t len)
+{
+	const uint8_t *p = data, *end = data + len;
+	struct tlv t;
+	int r;
+	while ((r = tlv_next(&p, end, &t)) == 1) {
+		if (t.type == 0) {
+			const uint8_t *q = t.value, *qend = t.value + t.len;
+			struct tlv u;
+			while ((r = tlv_next(&q, qend, &u)) == 1)
+				if (apply_resource(obj, &u) != 0)
+					return -1;
+			if (r < 0)
+				return -1;
+		} else if (apply_resource(obj, &t) != 0)
+			return -1;
+	}
+	return r < 0 ? -1 : 0;
+}
+
+/* ---- handlers of the server's bootstrap requests ---- */
+
+static void hnd_delete(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+		       const coap_string_t *q, coap_pdu_t *resp)
+{
+	(void)res, (void)s, (void)req, (void)q;
+	bs_deletes++;
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_DELETED);
+}
+
+static void hnd_write(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+		      const coap_string_t *q, coap_pdu_t *resp)
+{
+	coap_string_t *path = coap_get_uri_path(req);
+	const uint8_t *data;
+	size_t len;
+	unsigned obj = 99;
+	(void)res, (void)s, (void)q;
+	if (path != NULL && path->length >= 1)
+		obj = path->s[0] == '0' ? 0 : path->s[0] == '1' ? 1 : 99;
+	coap_delete_string(path);
+	if (obj == 99 || !coap_get_data(req, &len, &data) || tlv_apply(obj, data, len) != 0) {
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_BAD_REQUEST);
+		return;
+	}
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+}
+
+static void hnd_finish(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+		       const coap_string_t *q, coap_pdu_t *resp)
+{
+	(void)res, (void)s, (void)req, (void)q;
+	bs_finished = 1;
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+}
+
+static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
+				   const coap_pdu_t *recv, const coap_mid_t mid)
+{
+	coap_bin_const_t tok = coap_pdu_get_token(recv);
+	coap_opt_iterator_t it;
+	coap_opt_t *opt;
+	size_t used = 0;
+	(void)s, (void)sent, (void)mid;
+	if (tok.length != token_len || memcmp(tok.s, token, token_len) != 0)
+		return COAP_RESPONSE_OK;
+	got_code = coap_pdu_get_code(recv);
+	coap_option_iterator_init(recv, &it, COAP_OPT_ALL);
+	while ((opt = coap_option_next(&it)) != NULL) {
+		if (it.number != COAP_OPTION_LOCATION_PATH)
+			continue;
+		size_t n = coap_opt_length(opt);
+		if (used + n + 2 >= sizeof(location))
+			break;
+		location[used++] = '/';
+		memcpy(location + used, coap_opt_value(opt), n);
+		used += n;
+		location[used] = '\0';
+	}
+	done = 1;
+	return COAP_RESPONSE_OK;
+}
+
+static int on_event(coap_session_t *s, const coap_event_t ev)
+{
+	(void)s;
+	if (ev == COAP_EVENT_DTLS_ERROR || ev == COAP_EVENT_DTLS_CLOSED)
+		dtls_failed = 1;
+	return 0;
+}
+
+static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_reason_t r,
+		    const coap_mid_t mid)
+{
+	(void)s, (void)sent, (void)mid;
+	if (r == COAP_NACK_TLS_FAILED || r == COAP_NACK_TOO_MANY_RETRIES)
+		dtls_failed = 1;
+}
+
+/* ---- plumbing ---- */
+
+static coap_context_t *ctx;
+static coap_address_t dst;
+static int secure;
+static char identity[256];
+static uint8_t key[64];
+static size_t key_len;
+
+static void resolve(const char *uri_text)
+{
+	coap_uri_t uri;
+	char host[128], port[8];
+	struct addrinfo hints, *res = NULL;
+	if (coap_split_uri((const uint8_t *)uri_text, strlen(uri_text), &uri) != 0 ||
+	    uri.host.length >= sizeof(host)) {
+		fprintf(stderr, "bad server URI\n");
+		exit(2);
+	}
+	secure = uri.scheme == COAP_URI_SCHEME_COAPS;
+	memcpy(host, uri.host.s, uri.host.length);
+	host[uri.host.length] = '\0';
+	snprintf(port, sizeof(port), "%u", uri.port);
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_DGRAM;
+	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL) {
+		fprintf(stderr, "cannot resolve the server\n");
+		exit(2);
+	}
+	coap_address_init(&dst);
+	dst.size = res->ai_addrlen;
+	memcpy(&dst.addr, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+}
+
+static coap_session_t *open_session(void)
+{
+	coap_dtls_cpsk_t cpsk;
+	if (!secure)
+		return coap_new_client_session(ctx, NULL, &dst, COAP_PROTO_UDP);
+	memset(&cpsk, 0, sizeof(cpsk));
+	cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+	cpsk.psk_info.identity.s = (const uint8_t *)identity;
+	cpsk.psk_info.identity.length = strlen(identity);
+	cpsk.psk_info.key.s = key;
+	cpsk.psk_info.key.length = key_len;
+	return coap_new_client_session_psk2(ctx, NULL, &dst, COAP_PROTO_DTLS, &cpsk);
+}
+
+static void add_opt(coap_pdu_t *pdu, uint16_t num, const char *text)
+{
+	coap_add_option(pdu, num, strlen(text), (const uint8_t *)text);
+}
+
+/* Sends METHOD PATH (segments separated by '/') with the query parameters
+ * QUERY (NULL-terminated) and waits for the answer. */
+static int request(coap_session_t *s, coap_pdu_code_t method, const char *path,
+		   const char *const *query, const char *payload)
+{
+	coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, method, s);
+	char copy[128], *save = NULL;
+	double start = now_s();
+	uint8_t cf[4];
+	if (pdu == NULL)
+		return 3;
+	coap_session_new_token(s, &token_len, token);
+	coap_add_token(pdu, token_len, token);
+	snprintf(copy, sizeof(copy), "%s", path);
+	for (char *seg = strtok_r(copy, "/", &save); seg; seg = strtok_r(NULL, "/", &save))
+		add_opt(pdu, COAP_OPTION_URI_PATH, seg);
+	if (payload != NULL)
+		coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cf, sizeof(cf), 40),
+				cf);
+	for (size_t i = 0; query && query[i]; i++)
+		add_opt(pdu, COAP_OPTION_URI_QUERY, query[i]);
+	if (payload != NULL)
+		coap_add_data(pdu, strlen(payload), (const uint8_t *)payload);
+	done = 0;
+	got_code = -1;
+	location[0] = '\0';
+	if (coap_send(s, pdu) == COAP_INVALID_MID)
+		return 3;
+	while (!done && !dtls_failed && (now_s() - start) * 1000 < TIMEOUT_MS)
+		coap_io_process(ctx, 100);
+	if (!done)
+		return 3;
+	return (got_code >> 5) == 2 ? 0 : 4;
+}
+
+static void print_code(void)
+{
+	if (got_code < 0)
+		printf("no answer\n");
+	else
+		printf("%d.%02d%s%s\n", got_code >> 5, got_code & 31, location[0] ? " " : "", location);
+}
+
+static void write_private(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) {
+		fprintf(stderr, "cannot write %s\n", path);
+		exit(1);
+	}
+	close(fd);
+}
+
+static int cmd_bootstrap(coap_session_t *s, const char *ep, const char *out)
+{
+	char q[160], path[512], text[512];
+	const char *query[] = {q, NULL};
+	coap_resource_t *r;
+	double start;
+	int rc;
+
+	r = coap_resource_init(coap_make_str_const("0"), 0);
+	coap_register_handler(r, COAP_REQUEST_DELETE, hnd_delete);
+	coap_add_resource(ctx, r);
+	r = coap_resource_init(coap_make_str_const("1"), 0);
+	coap_register_handler(r, COAP_REQUEST_DELETE, hnd_delete);
+	coap_add_resource(ctx, r);
+	r = coap_resource_init(coap_make_str_const("bs"), 0);
+	coap_register_handler(r, COAP_REQUEST_POST, hnd_finish);
+	coap_add_resource(ctx, r);
+	/* PUT /0/1 and /1/0 */
+	coap_add_resource(ctx, coap_resource_unknown_init(hnd_write));
+
+	snprintf(q, sizeof(q), "ep=%s", ep);
+	rc = request(s, COAP_REQUEST_CODE_POST, "bs", query, NULL);
+	print_code();
+	if (rc != 0)
+		return rc;
+	start = now_s();
+	while (!bs_finished && !dtls_failed && (now_s() - start) * 1000 < TIMEOUT_MS)
+		coap_io_process(ctx, 100);
+	/* let the Bootstrap-Finish answer go out */
+	coap_io_process(ctx, 200);
+	if (!bs_finished) {
+		printf("bootstrap not finished\n");
+		return 3;
+	}
+	printf("bootstrap finished: deletes %d, security mode %d, ssid %lld, lifetime %lld, "
+	       "binding %s, uri %s, identity %zu chars, key %zu bytes\n",
+	       bs_deletes, bs_security_mode, bs_ssid, bs_lifetime, bs_binding, bs_uri,
+	       strlen(bs_identity), bs_key_len);
+	snprintf(path, sizeof(path), "%s.identity", out);
+	write_private(path, bs_identity);
+	{
+		char hex[2 * sizeof(bs_key) + 2];
+		for (size_t i = 0; i < bs_key_len; i++)
+			snprintf(hex + 2 * i, 3, "%02X", bs_key[i]);
+		hex[2 * bs_key_len] = '\n';
+		hex[2 * bs_key_len + 1] = '\0';
+		snprintf(path, sizeof(path), "%s.key", out);
+		write_private(path, hex);
+		memset(hex, 0, sizeof(hex));
+	}
+	snprintf(text, sizeof(text), "uri %s\nssid %lld\nlifetime %lld\nbinding %s\nmode %d\n", bs_uri,
+		 bs_ssid, bs_lifetime, bs_binding, bs_security_mode);
+	snprintf(path, sizeof(path), "%s.info", out);
+	write_private(path, text);
+	memset(bs_key, 0, sizeof(bs_key));
+	return 0;
+}
+
+static int cmd_handshakes(long n)
+{
+	long ok = 0, failed = 0;
+	double start = now_s();
+	for (long i = 0; i < n; i++) {
+		coap_session_t *s;
+		double t0 = now_s();
+		dtls_failed = 0;
+		if ((s = open_session()) == NULL) {
+			failed++;
+			continue;
+		}
+		/* the handshake starts with the first message */
+		coap_session_send_ping(s);
+		/* libcoap 4.3.1 raises no connected event here: poll the state */
+		while (coap_session_get_state(s) != COAP_SESSION_STATE_ESTABLISHED && !dtls_failed &&
+		       (now_s() - t0) * 1000 < TIMEOUT_MS)
+			coap_io_process(ctx, 5);
+		if (coap_session_get_state(s) == COAP_SESSION_STATE_ESTABLISHED)
+			ok++;
+		else
+			failed++;
+		coap_session_release(s);
+		coap_io_process(ctx, COAP_IO_NO_WAIT);
+	}
+	printf("handshakes %ld ok %ld failed %ld seconds %.3f\n", n, ok, failed, now_s() - start);
+	return failed ? 4 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *server = NULL, *id_file = NULL, *key_file = NULL;
+	coap_session_t *s = NULL;
+	int i = 1, rc;
+
+	for (; i + 1 < argc && strncmp(argv[i], "--", 2) == 0; i += 2) {
+		if (strcmp(argv[i], "--server") == 0)
+			server = argv[i + 1];
+		else if (strcmp(argv[i], "--identity-file") == 0)
+			id_file = argv[i + 1];
+		else if (strcmp(argv[i], "--key-file") == 0)
+			key_file = argv[i + 1];
+		else
+			die_usage();
+	}
+	if (server == NULL || i >= argc)
+		die_usage();
+	coap_startup();
+	coap_set_log_level(LOG_EMERG);
+	coap_dtls_set_log_level(LOG_EMERG);
+	resolve(server);
+	if (secure) {
+		char hex[260];
+		if (id_file == NULL || key_file == NULL)
+			die_usage();
+		read_file(id_file, identity, sizeof(identity));
+		read_file(key_file, hex, sizeof(hex));
+		key_len = hex_decode(hex, key, sizeof(key));
+		memset(hex, 0, sizeof(hex));
+		if (key_len == 0) {
+			fprintf(stderr, "the key file does not hold hex\n");
+			return 2;
+		}
+	}
+	ctx = coap_new_context(NULL);
+	coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	coap_register_response_handler(ctx, on_response);
+	coap_register_event_handler(ctx, on_event);
+	coap_register_nack_handler(ctx, on_nack);
+
+	if (strcmp(argv[i], "handshakes") == 0 && i + 1 < argc) {
+		rc = cmd_handshakes(strtol(argv[i + 1], NULL, 10));
+		goto out;
+	}
+	if ((s = open_session()) == NULL) {
+		fprintf(stderr, "no session\n");
+		return 3;
+	}
+	if (strcmp(argv[i], "bootstrap") == 0 && i + 2 < argc) {
+		rc = cmd_bootstrap(s, argv[i + 1], argv[i + 2]);
+	} else if (strcmp(argv[i], "register") == 0 && i + 4 < argc) {
+		char ep[160], lt[32], ver[32], b[16];
+		const char *query[] = {ep, lt, ver, b, NULL};
+		snprintf(ep, sizeof(ep), "ep=%s", argv[i + 1]);
+		snprintf(lt, sizeof(lt), "lt=%s", argv[i + 2]);
+		snprintf(ver, sizeof(ver), "lwm2m=%s", argv[i + 3]);
+		snprintf(b, sizeof(b), "b=%s", argv[i + 4]);
+		rc = request(s, COAP_REQUEST_CODE_POST, "rd", query,
+			     i + 5 < argc ? argv[i + 5] : "</1/0>,</3/0>");
+		print_code();
+	} else if (strcmp(argv[i], "update") == 0 && i + 1 < argc) {
+		char lt[32];
+		const char *query[] = {lt, NULL};
+		snprintf(lt, sizeof(lt), "lt=%s", i + 2 < argc ? argv[i + 2] : "60");
+		rc = request(s, COAP_REQUEST_CODE_POST, argv[i + 1], i + 2 < argc ? query : NULL, NULL);
+		print_code();
+	} else if (strcmp(argv[i], "deregister") == 0 && i + 1 < argc) {
+		rc = request(s, COAP_REQUEST_CODE_DELETE, argv[i + 1], NULL, NULL);
+		print_code();
+	} else
+		die_usage();
+	if (rc == 3)
+		printf("no answer%s\n", dtls_failed ? " (DTLS handshake failed)" : "");
+	coap_session_release(s);
+out:
+	coap_io_process(ctx, COAP_IO_NO_WAIT);
+	memset(key, 0, sizeof(key));
+	coap_free_context(ctx);
+	coap_cleanup();
+	return rc;
+}
