@@ -193,7 +193,7 @@ static void check_answer(json_t *answer)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
-	static const struct js_request_ctx ctx = {"fuzz", NULL, FUZZ_TOKEN};
+	static const struct js_request_ctx ctx = {.source = "fuzz", .bearer = FUZZ_TOKEN};
 	json_t *answer = NULL;
 	uint8_t *copy;
 

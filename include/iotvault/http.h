@@ -135,12 +135,13 @@ extern const struct route apikey_routes[];
 extern const struct route audit_routes[];
 extern const struct route hygiene_routes[];
 extern const struct route webhook_routes[];
-extern const struct route lwm2m_routes[];
 extern const struct route import_routes[];
 extern const struct route ingest_routes[];
 extern const struct route uplink_routes[];
 extern const struct route downlink_routes[];
 extern const struct route export_routes[];
+extern const struct route lwm2m_routes[];
+extern const struct route peer_routes[];
 
 /* Matches METHOD and PATH against every table; fills PARAMS. Returns the
  * route, or NULL with *PATH_EXISTS set when only the method differs. */

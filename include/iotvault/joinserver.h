@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "iotvault/peer_auth.h"
+
 struct service;
 
 /* The largest TS002 message accepted (a JoinReq is well under 1 KiB). */
@@ -19,6 +21,10 @@ struct js_request_ctx {
 	const char *source;      /* peer address, for security events */
 	const char *cert_sha256; /* client certificate fingerprint, NULL when none */
 	const char *bearer;      /* Authorization: Bearer token, NULL when none */
+	/* the client's certificate chain as presented, leaf first (DER; the
+	 * pointers are valid during the call); checked against a peer's CA */
+	const struct peer_cert_der *certs;
+	size_t ncerts;
 };
 
 /* Handles one message and sets *ANSWER (never NULL on return, unless out of

@@ -8,14 +8,24 @@
 #define PEER_SENDER_ID_MAX 64
 #define KEK_LABEL_MAX 64
 #define SESSION_KEY_ID_MAX 64
+/* a CA certificate (chain) in PEM, as a peer's client_ca */
+#define PEER_CLIENT_CA_MAX 8192
+#define PEER_CERT_CN_MAX 64
 
 struct peer_record {
 	int64_t id;
+	int64_t tenant_id; /* 0: installation-wide peer, else the tenant's own */
 	char kind[4]; /* "ns" or "as" */
 	char name[STORE_NAME_MAX + 1];
 	char sender_id[PEER_SENDER_ID_MAX + 1];
 	char kek_label[KEK_LABEL_MAX + 1];
 	char cert_sha256[65]; /* "" when none */
+	/* a client certificate chaining to this CA (PEM, "" when none) and,
+	 * when set, carrying this subject CN also authenticates the peer */
+	char client_ca[PEER_CLIENT_CA_MAX + 1];
+	char client_cert_cn[PEER_CERT_CN_MAX + 1];
+	/* "UnknownReceiver" (default when "") or "UnknownReceiverID" */
+	char receiver_unknown_code[24];
 	uint8_t token_sha256[32];
 	int has_token;
 	int allow_plaintext;
@@ -52,6 +62,8 @@ struct store_lorawan_ops {
 	int (*peer_get_by_sender)(struct store *st, const char *sender_id, struct peer_record *out);
 	int (*peer_get_by_cert)(struct store *st, const char *cert_sha256, struct peer_record *out);
 	int (*peer_list)(struct store *st, store_peer_cb cb, void *ctx);
+	/* The peers of one tenant (its own, never the installation-wide ones). */
+	int (*peer_list_tenant)(struct store *st, int64_t tenant_id, store_peer_cb cb, void *ctx);
 	int (*peer_delete)(struct store *st, int64_t id);
 
 	int (*device_get_by_dev_eui)(struct store *st, const char *dev_eui, struct device_record *out,

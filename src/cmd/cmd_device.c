@@ -359,7 +359,8 @@ static int set_join_settings(struct app *app, const struct device_opts *o,
 		return cli_error(IV_ERR_INVALID, "join settings are for lorawan devices");
 	if (o->as_peer && o->as_peer[0]) {
 		r = st->ops->lorawan->peer_get_by_name(st, o->as_peer, &peer);
-		if (r != 0 || strcmp(peer.kind, "as") != 0)
+		if (r != 0 || strcmp(peer.kind, "as") != 0 ||
+		    (peer.tenant_id != 0 && peer.tenant_id != dev->tenant_id))
 			return cli_error(IV_ERR_NOT_FOUND, "--as-peer: no application-server peer '%s'",
 					 o->as_peer);
 		peer_id = peer.id;

@@ -5,6 +5,7 @@
 #include "iotvault/audit.h"
 #include "iotvault/crypto.h"
 #include "iotvault/hex.h"
+#include "iotvault/peer_auth.h"
 #include "iotvault/store_lorawan.h"
 #include "iotvault/vault_lorawan.h"
 
@@ -19,8 +20,10 @@
 
 static const char usage[] =
 	"iotvault peer add --data DIR --name NAME --type ns|as --sender-id ID\n"
-	"         [--kek-label LABEL] [--kek SRC] [--client-cert PEM_FILE]\n"
+	"         [--tenant T] [--kek-label LABEL] [--kek SRC] [--client-cert PEM_FILE]\n"
+	"         [--client-ca PEM_FILE [--client-cert-cn NAME]]\n"
 	"         [--token generate|env:NAME] [--allow-plaintext]\n"
+	"         [--receiver-unknown-code UnknownReceiver|UnknownReceiverID]\n"
 	"       iotvault peer list --data DIR\n"
 	"       iotvault peer show --data DIR --name NAME [--reveal-kek]\n"
 	"       iotvault peer delete --data DIR --name NAME\n"
@@ -29,13 +32,18 @@ static const char usage[] =
 	"The KEK (16 bytes) is generated unless --kek gives one (env:/file:/-), and\n"
 	"is printed once by add (audited); the network server must be configured\n"
 	"with it. A peer authenticates with its client certificate (pinned by\n"
-	"SHA-256) or, for servers that cannot present one, a bearer token (printed\n"
-	"once with --token generate). --allow-plaintext lets session keys go to the\n"
-	"peer unwrapped when it has no KEK label; avoid it.";
+	"SHA-256), a client certificate issued by its CA (--client-ca; with\n"
+	"--client-cert-cn the certificate must carry that subject CN) or, for\n"
+	"servers that cannot present one, a bearer token (printed once with\n"
+	"--token generate). --allow-plaintext lets session keys go to the peer\n"
+	"unwrapped when it has no KEK label; avoid it. Without --tenant the peer is\n"
+	"installation-wide and answered for every tenant's devices; with it, only\n"
+	"for that tenant's. --receiver-unknown-code sets how a wrong ReceiverID is\n"
+	"answered to this peer (default UnknownReceiver).";
 
 enum {
 	OPT_DATA = 1, OPT_NAME, OPT_TYPE, OPT_SENDER, OPT_LABEL, OPT_KEK, OPT_CERT, OPT_TOKEN,
-	OPT_PLAIN, OPT_REVEAL, OPT_HELP
+	OPT_PLAIN, OPT_REVEAL, OPT_HELP, OPT_TENANT, OPT_CA, OPT_CN, OPT_RECEIVER
 };
 
 static const struct option options[] = {
@@ -49,12 +57,17 @@ static const struct option options[] = {
 	{"token", required_argument, NULL, OPT_TOKEN},
 	{"allow-plaintext", no_argument, NULL, OPT_PLAIN},
 	{"reveal-kek", no_argument, NULL, OPT_REVEAL},
+	{"tenant", required_argument, NULL, OPT_TENANT},
+	{"client-ca", required_argument, NULL, OPT_CA},
+	{"client-cert-cn", required_argument, NULL, OPT_CN},
+	{"receiver-unknown-code", required_argument, NULL, OPT_RECEIVER},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
 
 struct peer_opts {
 	const char *data, *name, *type, *sender, *label, *kek, *cert, *token;
+	const char *tenant, *ca, *cn, *receiver;
 	int plain, reveal;
 };
 
@@ -96,13 +109,45 @@ static int cert_fingerprint(const char *path, char out[65])
 	return r;
 }
 
-static void print_peer(const struct peer_record *p)
+/* The CA certificate(s) of a peer from a PEM file. */
+static int load_client_ca(const char *path, char *out, size_t cap, char *err, size_t err_len)
 {
-	printf("id: %lld\nname: %s\ntype: %s\nsender_id: %s\nkek_label: %s\nclient_cert_sha256: %s\n"
-	       "bearer_token: %s\nallow_plaintext: %s\n",
-	       (long long)p->id, p->name, p->kind, p->sender_id, p->kek_label,
-	       p->cert_sha256[0] ? p->cert_sha256 : "(none)", p->has_token ? "set" : "(none)",
-	       p->allow_plaintext ? "yes" : "no");
+	gnutls_datum_t pem = {NULL, 0};
+	int r;
+	if (gnutls_load_file(path, &pem) < 0) {
+		snprintf(err, err_len, "cannot read %s", path);
+		return IV_ERR_IO;
+	}
+	if (pem.size == 0 || pem.size >= cap || memchr(pem.data, '\0', pem.size) != NULL) {
+		snprintf(err, err_len, "%s: PEM text of at most %zu bytes", path, cap - 1);
+		r = IV_ERR_INVALID;
+	} else {
+		memcpy(out, pem.data, pem.size);
+		out[pem.size] = '\0';
+		r = peer_client_ca_check(out, err, err_len);
+	}
+	gnutls_free(pem.data);
+	return r;
+}
+
+static const char *tenant_name(struct app *app, int64_t id, struct tenant *t)
+{
+	if (id == 0)
+		return "(installation-wide)";
+	return app->st->ops->tenant_get(app->st, id, t) == 0 ? t->name : "(unknown)";
+}
+
+static void print_peer(struct app *app, const struct peer_record *p)
+{
+	struct tenant t;
+	printf("id: %lld\nname: %s\ntype: %s\ntenant: %s\nsender_id: %s\nkek_label: %s\n"
+	       "client_cert_sha256: %s\nclient_ca: %s\nclient_cert_cn: %s\nbearer_token: %s\n"
+	       "allow_plaintext: %s\nreceiver_unknown_code: %s\n",
+	       (long long)p->id, p->name, p->kind, tenant_name(app, p->tenant_id, &t), p->sender_id,
+	       p->kek_label, p->cert_sha256[0] ? p->cert_sha256 : "(none)",
+	       p->client_ca[0] ? "set" : "(none)", p->client_cert_cn[0] ? p->client_cert_cn : "(any)",
+	       p->has_token ? "set" : "(none)", p->allow_plaintext ? "yes" : "no",
+	       p->receiver_unknown_code[0] ? p->receiver_unknown_code : "UnknownReceiver");
 }
 
 static int reveal_kek(struct app *app, const struct peer_record *p)
@@ -123,7 +168,7 @@ static int reveal_kek(struct app *app, const struct peer_record *p)
 
 static int do_add(struct app *app, const struct peer_opts *o)
 {
-	struct peer_record p;
+	static struct peer_record p; /* 8 KiB of CA text: not on the stack */
 	struct secbuf *kek = NULL;
 	struct store *st = app->st;
 	struct audit_event ev;
@@ -158,6 +203,27 @@ static int do_add(struct app *app, const struct peer_opts *o)
 	p.allow_plaintext = o->plain;
 	if (o->cert && (r = cert_fingerprint(o->cert, p.cert_sha256)) != 0)
 		return cli_error(r, "--client-cert: %s is not a PEM certificate", o->cert);
+	if (o->ca && (r = load_client_ca(o->ca, p.client_ca, sizeof(p.client_ca), err, sizeof(err))) != 0)
+		return cli_error(r, "--client-ca: %s", err);
+	if (o->cn) {
+		if (!o->ca)
+			return cli_error(IV_ERR_USAGE, "--client-cert-cn goes with --client-ca");
+		if (o->cn[0] == '\0' || strlen(o->cn) > PEER_CERT_CN_MAX)
+			return cli_error(IV_ERR_INVALID, "--client-cert-cn: 1-%d characters", PEER_CERT_CN_MAX);
+		snprintf(p.client_cert_cn, sizeof(p.client_cert_cn), "%s", o->cn);
+	}
+	if (o->receiver) {
+		if (strcmp(o->receiver, "UnknownReceiver") != 0 && strcmp(o->receiver, "UnknownReceiverID") != 0)
+			return cli_error(IV_ERR_INVALID,
+					 "--receiver-unknown-code: UnknownReceiver or UnknownReceiverID");
+		snprintf(p.receiver_unknown_code, sizeof(p.receiver_unknown_code), "%s", o->receiver);
+	}
+	if (o->tenant) {
+		struct tenant t;
+		if ((status = cli_tenant(app, o->tenant, &t)) != 0)
+			return status;
+		p.tenant_id = t.id;
+	}
 	if (o->token) {
 		struct sha256_ctx ctx;
 		if (strcmp(o->token, "generate") == 0) {
@@ -179,8 +245,9 @@ static int do_add(struct app *app, const struct peer_opts *o)
 		sha256_digest(&ctx, sizeof(p.token_sha256), p.token_sha256);
 		p.has_token = 1;
 	}
-	if (!p.cert_sha256[0] && !p.has_token) {
-		status = cli_error(IV_ERR_INVALID, "a peer needs --client-cert or --token to authenticate");
+	if (!p.cert_sha256[0] && !p.client_ca[0] && !p.has_token) {
+		status = cli_error(IV_ERR_INVALID,
+				   "a peer needs --client-cert, --client-ca or --token to authenticate");
 		goto out;
 	}
 	if (o->kek && (r = key_source_read(o->kek, PEER_KEK_LEN, PEER_KEK_LEN, &kek, err, sizeof(err))) != 0) {
@@ -203,14 +270,14 @@ static int do_add(struct app *app, const struct peer_opts *o)
 	} else
 		r = vault_peer_kek_generate(app->v, p.id);
 	snprintf(object, sizeof(object), "peer:%s", p.name);
-	ev = (struct audit_event){0, "peer.create", object, "success", p.kind};
+	ev = (struct audit_event){p.tenant_id, "peer.create", object, "success", p.kind};
 	if (r != 0 || (r = audit_append(app->v, &app->actor, &ev)) != 0 ||
 	    (r = st->ops->commit(st)) != 0) {
 		status = cli_error(r, "%s", iv_error_message(r));
 		goto out;
 	}
 	in_tx = 0;
-	print_peer(&p);
+	print_peer(app, &p);
 	if ((r = reveal_kek(app, &p)) != 0) {
 		status = cli_error(r, "peer created, but its KEK could not be shown: %s",
 				   iv_error_message(r));
@@ -231,9 +298,9 @@ out:
 
 static int list_one(void *ctx, const struct peer_record *p)
 {
-	(void)ctx;
-	printf("%lld\t%s\t%s\t%s\t%s\n", (long long)p->id, p->kind, p->name, p->sender_id,
-	       p->kek_label);
+	struct tenant t;
+	printf("%lld\t%s\t%s\t%s\t%s\t%s\n", (long long)p->id, p->kind, p->name, p->sender_id,
+	       p->kek_label, tenant_name(ctx, p->tenant_id, &t));
 	return 0;
 }
 
@@ -241,7 +308,7 @@ int cmd_peer(int argc, char **argv)
 {
 	const char *sub = argc > 1 ? argv[1] : NULL;
 	struct peer_opts o = {0};
-	struct peer_record p;
+	static struct peer_record p;
 	struct app app;
 	int c, r, status;
 
@@ -268,6 +335,10 @@ int cmd_peer(int argc, char **argv)
 		case OPT_TOKEN: o.token = optarg; break;
 		case OPT_PLAIN: o.plain = 1; break;
 		case OPT_REVEAL: o.reveal = 1; break;
+		case OPT_TENANT: o.tenant = optarg; break;
+		case OPT_CA: o.ca = optarg; break;
+		case OPT_CN: o.cn = optarg; break;
+		case OPT_RECEIVER: o.receiver = optarg; break;
 		case OPT_HELP: printf("usage: %s\n", usage); return 0;
 		default: return cli_usage(usage);
 		}
@@ -285,7 +356,7 @@ int cmd_peer(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(sub, "list") == 0) {
-		r = app.st->ops->lorawan->peer_list(app.st, list_one, NULL);
+		r = app.st->ops->lorawan->peer_list(app.st, list_one, &app);
 		status = r ? cli_error(r, "%s", iv_error_message(r)) : 0;
 		goto out;
 	}
@@ -297,7 +368,7 @@ int cmd_peer(int argc, char **argv)
 		goto out;
 	}
 	if (strcmp(sub, "show") == 0) {
-		print_peer(&p);
+		print_peer(&app, &p);
 		status = o.reveal && (r = reveal_kek(&app, &p)) != 0
 				 ? cli_error(r, "kek: %s", iv_error_message(r))
 				 : 0;
@@ -308,7 +379,7 @@ int cmd_peer(int argc, char **argv)
 		struct audit_event ev;
 		char object[160];
 		snprintf(object, sizeof(object), "peer:%s", p.name);
-		ev = (struct audit_event){0, "peer.delete", object, "success", p.kind};
+		ev = (struct audit_event){p.tenant_id, "peer.delete", object, "success", p.kind};
 		if ((r = st->ops->begin(st, 1)) == 0) {
 			if ((r = audit_append(app.v, &app.actor, &ev)) != 0 ||
 			    (r = st->ops->secret_delete_owner(st, "peer", p.id)) != 0 ||

@@ -13,6 +13,7 @@ static const struct route *const tables[] = {
 	webhook_routes,
 	hygiene_routes,
 	lwm2m_routes,
+	peer_routes,
 };
 
 /* Splits PATH (a writable copy) into segments at '/'. */

@@ -638,10 +638,32 @@ static int client_cert_sha256(struct MHD_Connection *c, char out[65])
 	return 1;
 }
 
+/* The client's certificate chain as presented (leaf first), for peers
+ * authenticated by their CA; the data stay owned by the TLS session. */
+static size_t client_cert_chain(struct MHD_Connection *c, struct peer_cert_der out[PEER_CHAIN_MAX])
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	const gnutls_datum_t *certs;
+	unsigned int n = 0;
+
+	if (ci == NULL || ci->tls_session == NULL)
+		return 0;
+	certs = gnutls_certificate_get_peers((gnutls_session_t)ci->tls_session, &n);
+	if (certs == NULL)
+		return 0;
+	if (n > PEER_CHAIN_MAX)
+		n = PEER_CHAIN_MAX;
+	for (unsigned int i = 0; i < n; i++)
+		out[i] = (struct peer_cert_der){certs[i].data, certs[i].size};
+	return n;
+}
+
 static enum MHD_Result dispatch_backend(struct http_server *srv, struct MHD_Connection *c,
 					const char *url, const char *method, struct req_state *rs)
 {
 	struct js_request_ctx ctx;
+	struct peer_cert_der chain[PEER_CHAIN_MAX];
 	char fp[65];
 	const char *auth;
 	json_t *answer = NULL;
@@ -655,6 +677,8 @@ static enum MHD_Result dispatch_backend(struct http_server *srv, struct MHD_Conn
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.source = rs->source;
 	ctx.cert_sha256 = client_cert_sha256(c, fp) ? fp : NULL;
+	ctx.ncerts = client_cert_chain(c, chain);
+	ctx.certs = ctx.ncerts ? chain : NULL;
 	auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
 	/* the scheme name is case-insensitive (RFC 9110) */
 	if (auth != NULL && strncasecmp(auth, "Bearer ", 7) == 0)

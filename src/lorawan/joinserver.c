@@ -1,7 +1,12 @@
 /* TS002 (LoRaWAN Backend Interfaces) join server: message header and peer
  * authentication, then JoinReq, AppSKeyReq and HomeNSReq. The root keys stay
  * in the vault (vault_lorawan_*); DevNonce and JoinNonce rules are enforced by
- * the database in one transaction with the session they create. */
+ * the database in one transaction with the session they create. A tenant's
+ * own peer is answered only for that tenant's devices; installation-wide
+ * peers for every tenant's. iotvault parses no Result of a peer (it never
+ * sends requests), so accepting "UnknownReceiverID" beside "UnknownReceiver"
+ * is a matter for the answers it produces: per peer, see
+ * peer_record.receiver_unknown_code. */
 #include "iotvault/joinserver.h"
 #include "iotvault/crypto.h"
 #include "iotvault/device.h"
@@ -9,11 +14,11 @@
 #include "iotvault/http.h"
 #include "iotvault/log.h"
 #include "iotvault/lorawan.h"
+#include "iotvault/peer_auth.h"
 #include "iotvault/secmem.h"
 #include "iotvault/store_lorawan.h"
 #include "iotvault/vault_lorawan.h"
 
-#include <nettle/sha2.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -192,20 +197,47 @@ static int authenticate(struct service *svc, const struct js_request_ctx *ctx,
 	if (ctx->cert_sha256 && peer->cert_sha256[0] &&
 	    strcasecmp(ctx->cert_sha256, peer->cert_sha256) == 0)
 		ok = 1;
+	if (!ok && peer->client_ca[0] && ctx->ncerts > 0)
+		ok = peer_client_chain_verify(peer->client_ca, peer->client_cert_cn, ctx->certs,
+					      ctx->ncerts) == 0;
 	if (!ok && ctx->bearer && peer->has_token) {
 		uint8_t digest[32];
-		struct sha256_ctx sc;
-		sha256_init(&sc);
-		sha256_update(&sc, strlen(ctx->bearer), (const uint8_t *)ctx->bearer);
-		sha256_digest(&sc, sizeof(digest), digest);
+		peer_token_hash(ctx->bearer, digest);
 		ok = secmem_equal(digest, peer->token_sha256, sizeof(digest)) == 0;
 	}
 	if (!ok) {
 		security_event(svc, 0, "peer_auth_failed", ctx->source, peer->name,
-			       "no matching client certificate or bearer token");
+			       "no matching client certificate (pinned or from its CA) or bearer token");
 		FAIL(f, "UnknownSender", "the sender did not authenticate as this peer");
 		return IV_ERR_UNAUTHENTICATED;
 	}
+	return 0;
+}
+
+/* A tenant's peer may ask only about that tenant's devices; an
+ * installation-wide peer (tenant 0) about every tenant's. */
+static int peer_serves(const struct peer_record *peer, const struct device_record *dev)
+{
+	return peer->tenant_id == 0 || peer->tenant_id == dev->tenant_id;
+}
+
+/* A device of another tenant is answered exactly like a missing one. */
+static void refuse_other_tenant(struct service *svc, const struct peer_record *peer,
+				const char *eui_hex, const char *what, struct ts002_fail *f)
+{
+	security_event(svc, peer->tenant_id, "peer_tenant_denied", peer->name, eui_hex, what);
+	FAIL(f, "UnknownDevEUI", "no such device");
+}
+
+/* ReceiverID names the join server by the device's JoinEUI. */
+static int receiver_ok(const struct ts002_header *h, const struct peer_record *peer,
+		       const struct device_record *dev, struct ts002_fail *f)
+{
+	if (strcmp(h->receiver_id, dev->join_eui) == 0)
+		return 1;
+	FAIL(f, strcmp(peer->receiver_unknown_code, "UnknownReceiverID") == 0 ? "UnknownReceiverID"
+										: "UnknownReceiver",
+	     "ReceiverID is not the JoinEUI of this device");
 	return 0;
 }
 
@@ -230,8 +262,8 @@ static int random_dev_nonces(const char *mac_version)
 
 /* JoinReq and RejoinReq: the same fields and the same transaction; they
  * differ in the frame, its MIC key and the nonce rule. */
-static void handle_activation(struct service *svc, json_t *req, const struct peer_record *ns,
-			      json_t *ans, struct ts002_fail *f, int rejoin)
+static void handle_activation(struct service *svc, const struct ts002_header *h, json_t *req,
+			      const struct peer_record *ns, json_t *ans, struct ts002_fail *f, int rejoin)
 {
 	struct store *st = svc->st;
 	struct lorawan_frame frame;
@@ -307,6 +339,10 @@ static void handle_activation(struct service *svc, json_t *req, const struct pee
 		FAIL(f, "Other", "storage error");
 		return;
 	}
+	if (!peer_serves(ns, &dev)) {
+		refuse_other_tenant(svc, ns, eui_hex, what, f);
+		return;
+	}
 	if (eui_parse(dev.join_eui, join_eui) != 0) {
 		FAIL(f, "Other", "storage error");
 		return;
@@ -323,7 +359,11 @@ static void handle_activation(struct service *svc, json_t *req, const struct pee
 		FAIL(f, "JoinReqFailed", "the JoinEUI is not this device's");
 		return;
 	}
-	if (as_peer_id != 0 && st->ops->lorawan->peer_get(st, as_peer_id, &as_peer) != 0)
+	if (!receiver_ok(h, ns, &dev, f))
+		return;
+	/* an AS peer of another tenant never receives this tenant's AppSKey */
+	if (as_peer_id != 0 && (st->ops->lorawan->peer_get(st, as_peer_id, &as_peer) != 0 ||
+				!peer_serves(&as_peer, &dev)))
 		as_peer_id = 0;
 	/* JoinRequests: AppKey/NwkKey; type 1 rejoins: JSIntKey; types 0 and 2:
 	 * the SNwkSIntKey of the current session, so a rejoin recorded under an
@@ -439,8 +479,8 @@ out:
 
 /* ---- AppSKeyReq and HomeNSReq ---- */
 
-static void handle_app_s_key_req(struct service *svc, json_t *req, const struct peer_record *as,
-				 json_t *ans, struct ts002_fail *f)
+static void handle_app_s_key_req(struct service *svc, const struct ts002_header *h, json_t *req,
+				 const struct peer_record *as, json_t *ans, struct ts002_fail *f)
 {
 	struct store *st = svc->st;
 	struct lorawan_session_record sess;
@@ -464,13 +504,15 @@ static void handle_app_s_key_req(struct service *svc, json_t *req, const struct 
 	json_object_set_new(ans, "SessionKeyID", json_string(skid));
 	/* a device or session of another AS is answered exactly like a missing one */
 	if (st->ops->lorawan->device_get_by_dev_eui(st, eui_hex, &dev, &as_peer_id, home) != 0 ||
-	    as_peer_id != as->id || st->ops->lorawan->session_get(st, skid, &sess) != 0 ||
-	    sess.device_id != dev.id) {
+	    !peer_serves(as, &dev) || as_peer_id != as->id ||
+	    st->ops->lorawan->session_get(st, skid, &sess) != 0 || sess.device_id != dev.id) {
 		security_event(svc, 0, "app_s_key_req_refused", as->name, eui_hex,
 			       "unknown device or session, or not this AS's device");
 		FAIL(f, "UnknownDevEUI", "no such device or session for this application server");
 		return;
 	}
+	if (!receiver_ok(h, as, &dev, f))
+		return;
 	if (vault_lorawan_wrap_app_s_key(svc->v, dev.tenant_id, sess.id, as, &env) != 0) {
 		FAIL(f, "Other", "the session key is not available");
 		return;
@@ -481,8 +523,8 @@ static void handle_app_s_key_req(struct service *svc, json_t *req, const struct 
 	f->description[0] = '\0';
 }
 
-static void handle_home_ns_req(struct service *svc, json_t *req, const struct peer_record *ns,
-			       json_t *ans, struct ts002_fail *f)
+static void handle_home_ns_req(struct service *svc, const struct ts002_header *h, json_t *req,
+			       const struct peer_record *ns, json_t *ans, struct ts002_fail *f)
 {
 	struct device_record dev;
 	uint8_t dev_eui[8];
@@ -503,6 +545,12 @@ static void handle_home_ns_req(struct service *svc, json_t *req, const struct pe
 		FAIL(f, "UnknownDevEUI", "no such device");
 		return;
 	}
+	if (!peer_serves(ns, &dev)) {
+		refuse_other_tenant(svc, ns, eui_hex, "HomeNSReq", f);
+		return;
+	}
+	if (!receiver_ok(h, ns, &dev, f))
+		return;
 	if (home[0] == '\0') {
 		FAIL(f, "Other", "no home NetID is configured for this device");
 		return;
@@ -540,13 +588,13 @@ void joinserver_handle(struct service *svc, const struct js_request_ctx *ctx, co
 	if (authenticate(svc, ctx, &h, &peer, &f) == 0) {
 		ans = answer_base(&h, answer_type(h.message_type));
 		if (strcmp(h.message_type, "JoinReq") == 0)
-			handle_activation(svc, req, &peer, ans, &f, 0);
+			handle_activation(svc, &h, req, &peer, ans, &f, 0);
 		else if (strcmp(h.message_type, "RejoinReq") == 0)
-			handle_activation(svc, req, &peer, ans, &f, 1);
+			handle_activation(svc, &h, req, &peer, ans, &f, 1);
 		else if (strcmp(h.message_type, "AppSKeyReq") == 0)
-			handle_app_s_key_req(svc, req, &peer, ans, &f);
+			handle_app_s_key_req(svc, &h, req, &peer, ans, &f);
 		else if (strcmp(h.message_type, "HomeNSReq") == 0)
-			handle_home_ns_req(svc, req, &peer, ans, &f);
+			handle_home_ns_req(svc, &h, req, &peer, ans, &f);
 		else
 			FAIL(&f, "MalformedRequest", "MessageType: JoinReq, RejoinReq, AppSKeyReq or HomeNSReq");
 		service_unlock(svc);

@@ -17,6 +17,7 @@ enum lq {
 	L_PEER_BY_SENDER,
 	L_PEER_BY_CERT,
 	L_PEER_LIST,
+	L_PEER_LIST_TENANT,
 	L_PEER_DELETE,
 	L_DEVICE_BY_EUI,
 	L_DEVICE_SET_JOIN,
@@ -37,11 +38,12 @@ enum lq {
 	L_COUNT
 };
 
-_Static_assert(SLOT_BASE + L_COUNT <= SQ_AUX_STMTS, "aux statement slots exhausted");
+_Static_assert(SLOT_BASE + L_COUNT <= 100, "LoRaWAN slots are 64..99 (hygiene starts at 100)");
 
 #define PEER_COLUMNS                                                                     \
 	"id, kind, name, sender_id, kek_label, coalesce(cert_sha256, ''), token_sha256, " \
-	"allow_plaintext, created_at"
+	"allow_plaintext, created_at, coalesce(tenant_id, 0), coalesce(client_ca, ''), "      \
+	"coalesce(client_cert_cn, ''), receiver_unknown_code"
 #define DEVICE_COLUMNS                                                                          \
 	"id, tenant_id, kind, name, tags, coalesce(dev_eui,''), coalesce(join_eui,''), "        \
 	"coalesce(mac_version,''), coalesce(endpoint,''), coalesce(psk_identity,''), created_at, " \
@@ -49,12 +51,15 @@ _Static_assert(SLOT_BASE + L_COUNT <= SQ_AUX_STMTS, "aux statement slots exhaust
 
 static const char *const sql[L_COUNT] = {
 	[L_PEER_INSERT] = "INSERT INTO peers (kind, name, sender_id, kek_label, cert_sha256, "
-			  "token_sha256, allow_plaintext, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+			  "token_sha256, allow_plaintext, created_at, tenant_id, client_ca, client_cert_cn, "
+			  "receiver_unknown_code) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, nullif(?9, 0), ?10, "
+			  "?11, ?12)",
 	[L_PEER_GET] = "SELECT " PEER_COLUMNS " FROM peers WHERE id = ?1",
 	[L_PEER_BY_NAME] = "SELECT " PEER_COLUMNS " FROM peers WHERE name = ?1",
 	[L_PEER_BY_SENDER] = "SELECT " PEER_COLUMNS " FROM peers WHERE sender_id = ?1",
 	[L_PEER_BY_CERT] = "SELECT " PEER_COLUMNS " FROM peers WHERE cert_sha256 = ?1",
 	[L_PEER_LIST] = "SELECT " PEER_COLUMNS " FROM peers ORDER BY id",
+	[L_PEER_LIST_TENANT] = "SELECT " PEER_COLUMNS " FROM peers WHERE tenant_id = ?1 ORDER BY id",
 	[L_PEER_DELETE] = "DELETE FROM peers WHERE id = ?1",
 	[L_DEVICE_BY_EUI] = "SELECT " DEVICE_COLUMNS " FROM devices WHERE dev_eui = ?1",
 	[L_DEVICE_SET_JOIN] = "UPDATE devices SET as_peer_id = nullif(?3, 0), home_net_id = ?4, "
@@ -127,6 +132,11 @@ static int read_peer(sqlite3_stmt *q, struct peer_record *p)
 	}
 	p->allow_plaintext = sqlite3_column_int(q, 7);
 	p->created_at = sqlite3_column_int64(q, 8);
+	p->tenant_id = sqlite3_column_int64(q, 9);
+	if ((r = sq_copy_text(p->client_ca, sizeof(p->client_ca), q, 10)) ||
+	    (r = sq_copy_text(p->client_cert_cn, sizeof(p->client_cert_cn), q, 11)) ||
+	    (r = sq_copy_text(p->receiver_unknown_code, sizeof(p->receiver_unknown_code), q, 12)))
+		return r;
 	return 0;
 }
 
@@ -160,6 +170,11 @@ static int peer_insert(struct store *st, struct peer_record *p)
 		sqlite3_bind_null(q, 6);
 	sqlite3_bind_int(q, 7, p->allow_plaintext);
 	sqlite3_bind_int64(q, 8, p->created_at);
+	sqlite3_bind_int64(q, 9, p->tenant_id);
+	bind_opt_text(q, 10, p->client_ca);
+	bind_opt_text(q, 11, p->client_cert_cn);
+	sqlite3_bind_text(q, 12, p->receiver_unknown_code[0] ? p->receiver_unknown_code : "UnknownReceiver",
+			  -1, SQLITE_STATIC);
 	r = step_done(st, q, "peer_insert");
 	if (r == 0)
 		p->id = sqlite3_last_insert_rowid(sq_backend(st)->db);
@@ -199,13 +214,10 @@ static int peer_get_by_cert(struct store *st, const char *fp, struct peer_record
 	return peer_get_text(st, L_PEER_BY_CERT, fp, out);
 }
 
-static int peer_list(struct store *st, store_peer_cb cb, void *ctx)
+static int peer_list_rows(struct store *st, sqlite3_stmt *q, store_peer_cb cb, void *ctx)
 {
-	sqlite3_stmt *q = q_(st, L_PEER_LIST);
 	struct peer_record p;
 	int r = 0, rc;
-	if (q == NULL)
-		return IV_ERR_STORE;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		if ((r = read_peer(q, &p)) != 0 || (r = cb(ctx, &p)) != 0)
 			break;
@@ -213,6 +225,23 @@ static int peer_list(struct store *st, store_peer_cb cb, void *ctx)
 		r = sq_map_rc(sq_backend(st), rc, "peer_list");
 	sq_done(q);
 	return r;
+}
+
+static int peer_list(struct store *st, store_peer_cb cb, void *ctx)
+{
+	sqlite3_stmt *q = q_(st, L_PEER_LIST);
+	if (q == NULL)
+		return IV_ERR_STORE;
+	return peer_list_rows(st, q, cb, ctx);
+}
+
+static int peer_list_tenant(struct store *st, int64_t tenant_id, store_peer_cb cb, void *ctx)
+{
+	sqlite3_stmt *q = q_(st, L_PEER_LIST_TENANT);
+	if (q == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_int64(q, 1, tenant_id);
+	return peer_list_rows(st, q, cb, ctx);
 }
 
 static int peer_delete(struct store *st, int64_t id)
@@ -475,6 +504,7 @@ const struct store_lorawan_ops sqlite_lorawan_ops = {
 	.peer_get_by_sender = peer_get_by_sender,
 	.peer_get_by_cert = peer_get_by_cert,
 	.peer_list = peer_list,
+	.peer_list_tenant = peer_list_tenant,
 	.peer_delete = peer_delete,
 	.device_get_by_dev_eui = device_get_by_dev_eui,
 	.device_set_join_settings = device_set_join_settings,

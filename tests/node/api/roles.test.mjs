@@ -38,6 +38,7 @@ before(async () => {
 	t2.device = (await t2admin.post('/api/v1/devices', { type: 'lorawan', dev_eui: randHex(8), join_eui: '70B3D57ED0000000' })).body.id;
 	t2.user = (await t2admin.post('/api/v1/users', { name: 'eve', role: 'operator', generate: true })).body.id;
 	t2.apikey = (await t2admin.post('/api/v1/apikeys', { name: 't2-key', role: 'viewer' })).body.id;
+	t2.peer = (await t2admin.post('/api/v1/peers', { type: 'as', name: 't2-as', sender_id: 't2-as', token: 'generate' })).body.id;
 	t2.self = who.body.user_id;
 	for (const v of Object.values(t2)) assert.ok(Number.isInteger(v), 't2 objects created');
 });
@@ -51,6 +52,11 @@ async function newDevice() {
 async function newUser() {
 	const r = await admin.post('/api/v1/users', { name: `u${randHex(4).toLowerCase()}`, role: 'viewer', generate: true });
 	assertStatus(r, 201, 'fixture user');
+	return r.body.id;
+}
+async function newPeer() {
+	const r = await admin.post('/api/v1/peers', { type: 'as', name: `p${randHex(4)}`, sender_id: `as-${randHex(6)}`, token: 'generate' });
+	assertStatus(r, 201, 'fixture peer');
 	return r.body.id;
 }
 async function newKey() {
@@ -109,6 +115,12 @@ const calls = {
 	listWebhooks: { req: async () => ['GET', '/api/v1/webhooks'] },
 	createWebhook: { req: async () => ['POST', '/api/v1/webhooks', { url: `https://hooks.example.com/${randHex(4)}` }] },
 	deleteWebhook: { req: async () => ['DELETE', `/api/v1/webhooks/${(await admin.post('/api/v1/webhooks', { url: 'https://hooks.example.com/d' })).body.id}`] },
+	listPeers: { req: async () => ['GET', '/api/v1/peers'] },
+	createPeer: { req: async () => ['POST', '/api/v1/peers', { type: 'as', name: `c${randHex(4)}`, sender_id: `as-${randHex(6)}`, token: 'generate' }] },
+	getPeer: { req: async () => ['GET', `/api/v1/peers/${await newPeer()}`], other: () => `/api/v1/peers/${t2.peer}` },
+	deletePeer: { req: async () => ['DELETE', `/api/v1/peers/${await newPeer()}`], other: () => `/api/v1/peers/${t2.peer}` },
+	setJoinSettings: { req: async () => ['PUT', `/api/v1/devices/${await newDevice()}/join-settings`, { home_net_id: '000013' }], other: () => `/api/v1/devices/${t2.device}/join-settings`, otherBody: { home_net_id: '000013' } },
+	resetNonces: { req: async () => ['POST', `/api/v1/devices/${await newDevice()}/reset-nonces`], ok: [204], other: () => `/api/v1/devices/${t2.device}/reset-nonces` },
 	login: null, // public; covered by session.test.mjs
 };
 
