@@ -270,7 +270,9 @@ static int do_add(struct app *app, const struct peer_opts *o)
 	} else
 		r = vault_peer_kek_generate(app->v, p.id);
 	snprintf(object, sizeof(object), "peer:%s", p.name);
-	ev = (struct audit_event){p.tenant_id, "peer.create", object, "success", p.kind};
+	/* plaintext session keys for this peer are a decision worth finding later */
+	ev = (struct audit_event){p.tenant_id, "peer.create", object, "success",
+				  p.allow_plaintext ? (strcmp(p.kind, "ns") == 0 ? "ns allow_plaintext" : "as allow_plaintext") : p.kind};
 	if (r != 0 || (r = audit_append(app->v, &app->actor, &ev)) != 0 ||
 	    (r = st->ops->commit(st)) != 0) {
 		status = cli_error(r, "%s", iv_error_message(r));

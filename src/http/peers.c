@@ -219,7 +219,9 @@ static int create_peer(struct http_request *req, struct http_reply *rep)
 		goto out;
 	}
 	snprintf(object, sizeof(object), "peer:%s", p->name);
-	ev = (struct audit_event){p->tenant_id, "peer.create", object, "success", p->kind};
+	/* plaintext session keys for this peer are a decision worth finding later */
+	ev = (struct audit_event){p->tenant_id, "peer.create", object, "success",
+				  p->allow_plaintext ? (strcmp(p->kind, "ns") == 0 ? "ns allow_plaintext" : "as allow_plaintext") : p->kind};
 	if ((r = vault_seal(req->svc->v, &(struct secret_ref){0, "peer", p->id, "kek"}, kek->data,
 			    kek->len)) != 0 ||
 	    (r = audit_append(req->svc->v, &actor, &ev)) != 0)
