@@ -65,7 +65,11 @@
 	X(IV_ERR_MIC_FAILED, -33, "mic_failed", 400, 128, "MICFailed", 5,                      \
 	  "message integrity code does not verify")                                            \
 	X(IV_ERR_REPLAY, -34, "replayed", 409, 137, "FrameReplayed", 4,                         \
-	  "nonce or frame counter already used")
+	  "nonce or frame counter already used")                                               \
+	X(IV_ERR_DEVICE_TIMEOUT, -35, "device_timeout", 504, 164, "Other", 1,                  \
+	  "the device did not answer in time")                                                 \
+	X(IV_ERR_DEVICE_ERROR, -36, "device_error", 502, 162, "Other", 1,                      \
+	  "the device answered with a server error")
 
 enum iv_error {
 #define IV_ERR_ENUM(sym, val, name, http, coap, ts002, exitc, msg) sym = (val),

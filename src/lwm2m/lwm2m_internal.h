@@ -1,7 +1,7 @@
 /* Internals shared by the LwM2M server's files: the server and per-session
- * state (server.c), the bootstrap sequence (bootstrap.c) and the
- * registration interface (registration.c). Every function here runs on the
- * server thread. */
+ * state (server.c), the bootstrap sequence (bootstrap.c), the
+ * registration interface (registration.c) and the DM requests (dm.c). Every
+ * function here runs on the server thread, except lwm2m_dm_attach/detach. */
 #ifndef IOTVAULT_LWM2M_INTERNAL_H
 #define IOTVAULT_LWM2M_INTERNAL_H
 
@@ -36,6 +36,7 @@ struct lwm2m_session {
 	char address[LWM2M_ADDRESS_MAX + 1];
 	struct lwm2m_bootstrap *bs;   /* a bootstrap sequence in progress */
 	struct lwm2m_session *bs_next; /* list of sessions with a bootstrap */
+	struct lwm2m_session *next_session; /* list of every session */
 };
 
 /* A resource to drop after the current coap_io_process() returns. */
@@ -56,6 +57,7 @@ struct lwm2m_server {
 	struct secbuf *psk_slot;
 	coap_bin_const_t psk_out;
 	struct lwm2m_session *bootstraps;
+	struct lwm2m_session *sessions; /* every session with state, for DM requests */
 	struct lwm2m_drop *drops;
 	int64_t next_sweep_ms;
 };
@@ -111,5 +113,20 @@ void lwm2m_registration_drop_pending(struct lwm2m_server *srv);
 void lwm2m_registration_sweep(struct lwm2m_server *srv);
 /* Re-creates the resources of stored registrations (at start-up). */
 int lwm2m_registration_restore(struct lwm2m_server *srv) IV_WUR;
+
+/* dm.c */
+/* Makes SRV the server lwm2m_dm_send() queues for (before its thread starts). */
+void lwm2m_dm_attach(struct lwm2m_server *srv);
+/* Stops queueing for SRV and ends every request still waiting (after its
+ * thread has stopped). */
+void lwm2m_dm_detach(struct lwm2m_server *srv);
+/* Sends the queued DM requests; reaps abandoned ones. */
+void lwm2m_dm_run_pending(struct lwm2m_server *srv);
+/* A response to one of the server's own requests; 1 when it was a DM request's. */
+int lwm2m_dm_on_response(struct lwm2m_server *srv, coap_session_t *session,
+			 const coap_pdu_t *received);
+void lwm2m_dm_on_nack(struct lwm2m_server *srv, coap_session_t *session, const coap_pdu_t *sent);
+/* SESSION is closing: its requests end without an answer. */
+void lwm2m_dm_session_gone(struct lwm2m_server *srv, coap_session_t *session);
 
 #endif

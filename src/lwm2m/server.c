@@ -119,6 +119,8 @@ struct lwm2m_session *lwm2m_session_of(struct lwm2m_server *srv, coap_session_t 
 	coap_print_addr(coap_session_get_addr_remote(session), (unsigned char *)ls->address,
 			sizeof(ls->address) - 1);
 	coap_session_set_app_data(session, ls);
+	ls->next_session = srv->sessions;
+	srv->sessions = ls;
 	return ls;
 }
 
@@ -128,6 +130,12 @@ static void session_free(struct lwm2m_server *srv, coap_session_t *session)
 	if (ls == NULL)
 		return;
 	lwm2m_bootstrap_session_gone(srv, ls);
+	lwm2m_dm_session_gone(srv, session);
+	for (struct lwm2m_session **p = &srv->sessions; *p != NULL; p = &(*p)->next_session)
+		if (*p == ls) {
+			*p = ls->next_session;
+			break;
+		}
 	coap_session_set_app_data(session, NULL);
 	secmem_wipe(ls, sizeof(*ls));
 	free(ls);
@@ -290,6 +298,7 @@ static int event_handler(coap_session_t *session, const coap_event_t event)
 		struct lwm2m_session *ls = coap_session_get_app_data(session);
 		if (ls != NULL && ls->bs != NULL)
 			lwm2m_bootstrap_on_nack(srv, session, "DTLS session closed");
+		lwm2m_dm_session_gone(srv, session);
 		break;
 	}
 	default:
@@ -305,7 +314,8 @@ static coap_response_t response_handler(coap_session_t *session, const coap_pdu_
 	struct lwm2m_server *srv = ctx ? coap_get_app_data(ctx) : NULL;
 	(void)sent;
 	(void)mid;
-	if (srv != NULL && lwm2m_bootstrap_on_response(srv, session, received))
+	if (srv != NULL && (lwm2m_bootstrap_on_response(srv, session, received) ||
+			    lwm2m_dm_on_response(srv, session, received)))
 		return COAP_RESPONSE_OK;
 	return COAP_RESPONSE_FAIL;
 }
@@ -315,12 +325,12 @@ static void nack_handler(coap_session_t *session, const coap_pdu_t *sent,
 {
 	coap_context_t *ctx = coap_session_get_context(session);
 	struct lwm2m_server *srv = ctx ? coap_get_app_data(ctx) : NULL;
-	(void)sent;
 	(void)mid;
-	if (srv != NULL)
-		lwm2m_bootstrap_on_nack(srv, session,
-					reason == COAP_NACK_TOO_MANY_RETRIES ? "no answer"
-									     : "request not delivered");
+	if (srv == NULL)
+		return;
+	lwm2m_dm_on_nack(srv, session, sent);
+	lwm2m_bootstrap_on_nack(srv, session,
+				reason == COAP_NACK_TOO_MANY_RETRIES ? "no answer" : "request not delivered");
 }
 
 /* libcoap's messages go to our log; its debug level names identities, so
@@ -402,6 +412,7 @@ static void *server_main(void *arg)
 		/* the last handshake's key is in libcoap's own copy by now */
 		secmem_wipe(srv->psk_slot->data, srv->psk_slot->len);
 		lwm2m_bootstrap_run_pending(srv);
+		lwm2m_dm_run_pending(srv);
 		lwm2m_registration_drop_pending(srv);
 		if (now_ms() >= srv->next_sweep_ms) {
 			lwm2m_registration_sweep(srv);
@@ -527,6 +538,7 @@ int lwm2m_server_start(struct service *svc, struct lwm2m_server **out)
 	service_unlock(svc);
 	if (r != 0)
 		goto out;
+	lwm2m_dm_attach(srv);
 	if (pthread_create(&srv->thread, NULL, server_main, srv) != 0) {
 		r = IV_ERR_INTERNAL;
 		goto out;
@@ -549,6 +561,7 @@ void lwm2m_server_stop(struct lwm2m_server *srv)
 		atomic_store(&srv->stop, 1);
 		pthread_join(srv->thread, NULL);
 	}
+	lwm2m_dm_detach(srv);
 	if (srv->ctx != NULL) {
 		/* coap_free_context() ends the sessions: SERVER_SESSION_DEL frees ours */
 		coap_free_context(srv->ctx);

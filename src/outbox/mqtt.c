@@ -386,7 +386,10 @@ static int run_connection(struct mqtt_worker *m)
 	m->last_id = 0;
 	if (client_new(m, &m->mosq) != 0)
 		return 0;
-	rc = mosquitto_connect_async(m->mosq, m->host, m->port, m->keepalive_s);
+	/* blocking connect: with TLS, libmosquitto 2.0's connect_async to a closed
+	 * port reports success and the worker would wait the whole CONNACK
+	 * timeout before trying again; this fails at once (ECONNREFUSED) */
+	rc = mosquitto_connect(m->mosq, m->host, m->port, m->keepalive_s);
 	if (rc != MOSQ_ERR_SUCCESS) {
 		log_warning("mqtt: cannot connect to %s:%d: %s", m->host, m->port,
 			    rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));

@@ -2,7 +2,9 @@
  * libcoap 3 (GnuTLS) like the server but sharing none of its code: it runs a
  * client-initiated bootstrap over DTLS-PSK and decodes the Bootstrap-Writes
  * with its own TLV reader (an independent check of the server's encoder),
- * registers, updates and de-registers, and times DTLS-PSK handshakes.
+ * registers, updates and de-registers, times DTLS-PSK handshakes, and
+ * serves a Device object (/3/0) to the server's DM requests, writing TLV and
+ * SenML CBOR with its own encoders and reading both with its own decoders.
  *
  * usage: lwm2m_client --server URI [--identity-file F --key-file F] COMMAND
  *   bootstrap EP OUT     writes OUT.identity (text), OUT.key (hex) and
@@ -13,11 +15,17 @@
  *   deregister LOCATION  prints the response code
  *   handshakes N         N sequential DTLS-PSK handshakes; prints
  *                        "handshakes N ok K failed F seconds S"
+ *   serve EP LT VERSION BINDING
+ *                        registers (prints "2.01 /rd/xxxx"), then answers
+ *                        the server's requests on /3/0 until SIGTERM; prints
+ *                        "wrote /3/0/13 V (FORMAT)" and "executed /3/0/4".
+ *                        SIGUSR1 makes it stop answering (a device gone quiet).
  * The key file holds the PSK as hex; the key is never printed. Exit status:
  * 0 for a 2.xx answer, 4 for another answer (its code is printed), 3 when
  * nothing came back (handshake refused, timeout), 2 for usage errors. */
 #include <coap3/coap.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -44,7 +52,7 @@ static int bs_security_mode = -1, bs_finished, bs_deletes;
 static void die_usage(void)
 {
 	fprintf(stderr, "usage: lwm2m_client --server URI [--identity-file F --key-file F] "
-			"bootstrap|register|update|deregister|handshakes ...\n");
+			"bootstrap|register|serve|update|deregister|handshakes ...\n");
 	exit(2);
 }
 
@@ -190,6 +198,316 @@ static int tlv_apply(unsigned obj, const uint8_t *data, size_t len)
 			return -1;
 	}
 	return r < 0 ? -1 : 0;
+}
+
+/* ---- the Device object served to DM requests ---- */
+
+#define CF_TLV 11542
+#define CF_SENML_CBOR 112
+
+static volatile sig_atomic_t muted, stopping;
+static long long dev_time = 1700000000; /* /3/0/13 Current Time, writable */
+static const char *const dev_strings[] = {"iotvault test", "lwm2m_client", "SN-0001", "1.2.3"};
+#define DEV_BATTERY 87 /* /3/0/9 */
+
+/* the readable resources of /3/0, in order */
+static const unsigned dev_readable[] = {0, 1, 2, 3, 9, 13};
+#define DEV_READABLE (sizeof(dev_readable) / sizeof(dev_readable[0]))
+
+struct out {
+	uint8_t b[1024];
+	size_t n;
+	int overflow;
+};
+
+static void put(struct out *o, const void *p, size_t n)
+{
+	if (o->n + n > sizeof(o->b)) {
+		o->overflow = 1;
+		return;
+	}
+	memcpy(o->b + o->n, p, n);
+	o->n += n;
+}
+
+static void put_byte(struct out *o, unsigned v)
+{
+	uint8_t c = (uint8_t)v;
+	put(o, &c, 1);
+}
+
+/* value bytes of resource ID: strings as text, integers big endian in the
+ * fewest of 1/2/4/8 bytes */
+static size_t tlv_value(unsigned id, uint8_t *buf)
+{
+	long long v;
+	size_t n;
+	if (id <= 3) {
+		n = strlen(dev_strings[id]);
+		memcpy(buf, dev_strings[id], n);
+		return n;
+	}
+	v = id == 9 ? DEV_BATTERY : dev_time;
+	n = (v >= -128 && v <= 127) ? 1 : (v >= -32768 && v <= 32767) ? 2
+	    : (v >= -2147483648LL && v <= 2147483647LL)		   ? 4
+										   : 8;
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (uint8_t)((unsigned long long)v >> (8 * (n - 1 - i)));
+	return n;
+}
+
+static void tlv_put(struct out *o, unsigned type, unsigned id, const uint8_t *v, size_t len)
+{
+	unsigned h = type << 6 | (id > 255 ? 0x20 : 0);
+	if (len < 8)
+		h |= (unsigned)len;
+	else
+		h |= len < 256 ? 0x08 : 0x10;
+	put_byte(o, h);
+	if (id > 255)
+		put_byte(o, id >> 8);
+	put_byte(o, id & 0xff);
+	if (len >= 8 && len >= 256)
+		put_byte(o, (unsigned)(len >> 8));
+	if (len >= 8)
+		put_byte(o, len & 0xff);
+	put(o, v, len);
+}
+
+static void tlv_resources(struct out *o, int only)
+{
+	uint8_t v[64];
+	for (size_t i = 0; i < DEV_READABLE; i++)
+		if (only < 0 || (unsigned)only == dev_readable[i])
+			tlv_put(o, 3, dev_readable[i], v, tlv_value(dev_readable[i], v));
+}
+
+static void cbor_head(struct out *o, unsigned major, unsigned long long v)
+{
+	major <<= 5;
+	if (v < 24)
+		put_byte(o, major | (unsigned)v);
+	else if (v < 256) {
+		put_byte(o, major | 24);
+		put_byte(o, (unsigned)v);
+	} else if (v < 65536) {
+		put_byte(o, major | 25);
+		put_byte(o, (unsigned)(v >> 8));
+		put_byte(o, v & 0xff);
+	} else if (v < 4294967296ULL) {
+		put_byte(o, major | 26);
+		for (int i = 3; i >= 0; i--)
+			put_byte(o, (v >> (8 * i)) & 0xff);
+	} else {
+		put_byte(o, major | 27);
+		for (int i = 7; i >= 0; i--)
+			put_byte(o, (v >> (8 * i)) & 0xff);
+	}
+}
+
+static void cbor_text(struct out *o, const char *s)
+{
+	cbor_head(o, 3, strlen(s));
+	put(o, s, strlen(s));
+}
+
+/* SenML CBOR: one record per resource with its full name (n = 0), and
+ * vs (3) for strings, v (2) for numbers */
+static void senml_resources(struct out *o, int only)
+{
+	size_t count = 0;
+	char name[32];
+	for (size_t i = 0; i < DEV_READABLE; i++)
+		count += only < 0 || (unsigned)only == dev_readable[i];
+	cbor_head(o, 4, count);
+	for (size_t i = 0; i < DEV_READABLE; i++) {
+		unsigned id = dev_readable[i];
+		if (only >= 0 && (unsigned)only != id)
+			continue;
+		snprintf(name, sizeof(name), "/3/0/%u", id);
+		cbor_head(o, 5, 2);
+		cbor_head(o, 0, 0);
+		cbor_text(o, name);
+		if (id <= 3) {
+			cbor_head(o, 0, 3);
+			cbor_text(o, dev_strings[id]);
+		} else {
+			long long v = id == 9 ? DEV_BATTERY : dev_time;
+			cbor_head(o, 0, 2);
+			if (v >= 0)
+				cbor_head(o, 0, (unsigned long long)v);
+			else
+				cbor_head(o, 1, (unsigned long long)(-1 - v));
+		}
+	}
+}
+
+/* A CBOR head: major type, argument; 0 at the end, -1 when malformed or
+ * indefinite. */
+static int cbor_next(const uint8_t **p, const uint8_t *end, unsigned *major,
+		     unsigned long long *v)
+{
+	unsigned ai, n;
+	if (*p >= end)
+		return 0;
+	*major = **p >> 5;
+	ai = **p & 31;
+	(*p)++;
+	if (ai < 24) {
+		*v = ai;
+		return 1;
+	}
+	if (ai > 27)
+		return -1;
+	n = 1u << (ai - 24);
+	if ((size_t)(end - *p) < n)
+		return -1;
+	*v = 0;
+	for (unsigned i = 0; i < n; i++)
+		*v = *v << 8 | *(*p)++;
+	return 1;
+}
+
+/* Applies the SenML CBOR records of a Write: only /3/0/13 is writable.
+ * Returns the CoAP code. */
+static int senml_apply(const uint8_t *p, const uint8_t *end)
+{
+	unsigned major;
+	unsigned long long n;
+	char bn[64] = "";
+	if (cbor_next(&p, end, &major, &n) != 1 || major != 4)
+		return COAP_RESPONSE_CODE_BAD_REQUEST;
+	for (unsigned long long i = 0; i < n; i++) {
+		unsigned long long fields;
+		char name[64] = "", full[128];
+		int has_value = 0;
+		long long value = 0;
+		if (cbor_next(&p, end, &major, &fields) != 1 || major != 5)
+			return COAP_RESPONSE_CODE_BAD_REQUEST;
+		for (unsigned long long f = 0; f < fields; f++) {
+			unsigned km, vm;
+			unsigned long long k, x;
+			long long key;
+			if (cbor_next(&p, end, &km, &k) != 1 || (km != 0 && km != 1) ||
+			    cbor_next(&p, end, &vm, &x) != 1)
+				return COAP_RESPONSE_CODE_BAD_REQUEST;
+			key = km == 0 ? (long long)k : -1 - (long long)k;
+			if (vm == 2 || vm == 3) { /* byte or text string: skip or keep */
+				if ((size_t)(end - p) < x)
+					return COAP_RESPONSE_CODE_BAD_REQUEST;
+				if (vm == 3 && (key == -2 || key == 0) && x < sizeof(name)) {
+					char *dst = key == -2 ? bn : name;
+					memcpy(dst, p, x);
+					dst[x] = '\0';
+				}
+				p += x;
+			} else if (vm == 0 || vm == 1) {
+				if (key == 2) {
+					has_value = 1;
+					value = vm == 0 ? (long long)x : -1 - (long long)x;
+				}
+			} else if (vm != 7)
+				return COAP_RESPONSE_CODE_BAD_REQUEST;
+		}
+		snprintf(full, sizeof(full), "%s%s", bn, name);
+		if (strcmp(full, "/3/0/13") != 0 || !has_value)
+			return COAP_RESPONSE_CODE(405);
+		dev_time = value;
+	}
+	return COAP_RESPONSE_CODE_CHANGED;
+}
+
+/* The same for TLV: resource TLVs (at /3/0 or /3/0/13). */
+static int tlv_apply_device(const uint8_t *data, size_t len)
+{
+	const uint8_t *p = data, *end = data + len;
+	struct tlv t;
+	int r;
+	while ((r = tlv_next(&p, end, &t)) == 1) {
+		if (t.type != 3 || t.id != 13 || t.len == 0 || t.len > 8)
+			return COAP_RESPONSE_CODE(405);
+		dev_time = tlv_int(&t);
+	}
+	return r < 0 ? COAP_RESPONSE_CODE_BAD_REQUEST : COAP_RESPONSE_CODE_CHANGED;
+}
+
+/* GET, PUT, POST and DELETE on /3, /3/0 and /3/0/N. */
+static void hnd_device(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+		       const coap_string_t *q, coap_pdu_t *resp)
+{
+	coap_string_t *path = coap_get_uri_path(req);
+	coap_pdu_code_t method = coap_pdu_get_code(req);
+	coap_opt_iterator_t it;
+	coap_opt_t *opt;
+	struct out o = {.n = 0};
+	unsigned ids[4] = {0}, depth = 0, accept = CF_TLV, cf = CF_TLV;
+	int code = COAP_RESPONSE_CODE(405);
+	uint8_t cfb[4];
+	(void)res, (void)s, (void)q;
+
+	if (path != NULL) {
+		char text[64], *save = NULL;
+		snprintf(text, sizeof(text), "%.*s", (int)path->length, (const char *)path->s);
+		for (char *seg = strtok_r(text, "/", &save); seg && depth < 4;
+		     seg = strtok_r(NULL, "/", &save))
+			ids[depth++] = (unsigned)strtoul(seg, NULL, 10);
+		coap_delete_string(path);
+	}
+	if ((opt = coap_check_option(req, COAP_OPTION_ACCEPT, &it)) != NULL)
+		accept = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+	if ((opt = coap_check_option(req, COAP_OPTION_CONTENT_FORMAT, &it)) != NULL)
+		cf = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+	if (method == COAP_REQUEST_CODE_GET) {
+		int only = depth == 3 ? (int)ids[2] : -1;
+		if (depth == 3 && ids[2] == 4) {
+			code = COAP_RESPONSE_CODE(405);
+		} else if (accept == CF_SENML_CBOR) {
+			senml_resources(&o, only);
+			code = COAP_RESPONSE_CODE_CONTENT;
+		} else if (accept == CF_TLV) {
+			if (depth == 1) {
+				struct out inner = {.n = 0};
+				tlv_resources(&inner, -1);
+				tlv_put(&o, 0, 0, inner.b, inner.n);
+			} else
+				tlv_resources(&o, only);
+			code = COAP_RESPONSE_CODE_CONTENT;
+		} else
+			code = COAP_RESPONSE_CODE(406);
+	} else if (method == COAP_REQUEST_CODE_POST && depth == 3 && ids[2] == 4) {
+		printf("executed /3/0/4\n");
+		code = COAP_RESPONSE_CODE_CHANGED;
+	} else if ((method == COAP_REQUEST_CODE_PUT && depth >= 2) ||
+		   (method == COAP_REQUEST_CODE_POST && depth == 2)) {
+		const uint8_t *data;
+		size_t len;
+		if (!coap_get_data(req, &len, &data))
+			code = COAP_RESPONSE_CODE_BAD_REQUEST;
+		else if (cf == CF_SENML_CBOR)
+			code = senml_apply(data, data + len);
+		else if (cf == CF_TLV)
+			code = tlv_apply_device(data, len);
+		else
+			code = COAP_RESPONSE_CODE(415);
+		if (code == COAP_RESPONSE_CODE_CHANGED)
+			printf("wrote /3/0/13 %lld (%s)\n", dev_time, cf == CF_TLV ? "tlv" : "senml-cbor");
+	}
+	if (o.overflow)
+		code = COAP_RESPONSE_CODE(500);
+	coap_pdu_set_code(resp, (coap_pdu_code_t)code);
+	if (code == COAP_RESPONSE_CODE_CONTENT) {
+		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+				coap_encode_var_safe(cfb, sizeof(cfb), accept), cfb);
+		coap_add_data(resp, o.n, o.b);
+	}
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR1)
+		muted = 1;
+	else
+		stopping = 1;
 }
 
 /* ---- handlers of the server's bootstrap requests ---- */
@@ -436,6 +754,52 @@ static int cmd_bootstrap(coap_session_t *s, const char *ep, const char *out)
 	return 0;
 }
 
+static void serve_device_object(void)
+{
+	static const char *const paths[] = {"3", "3/0", "3/0/0", "3/0/1", "3/0/2",
+					    "3/0/3", "3/0/4", "3/0/9", "3/0/13"};
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		coap_resource_t *r = coap_resource_init(coap_make_str_const(paths[i]), 0);
+		coap_register_handler(r, COAP_REQUEST_GET, hnd_device);
+		coap_register_handler(r, COAP_REQUEST_PUT, hnd_device);
+		coap_register_handler(r, COAP_REQUEST_POST, hnd_device);
+		coap_register_handler(r, COAP_REQUEST_DELETE, hnd_device);
+		coap_add_resource(ctx, r);
+	}
+}
+
+static int cmd_serve(coap_session_t *s, char **args)
+{
+	char ep[160], lt[32], ver[32], b[16];
+	const char *query[] = {ep, lt, ver, b, NULL};
+	struct sigaction sa;
+	int rc;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	serve_device_object();
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGUSR1, &sa, NULL);
+	snprintf(ep, sizeof(ep), "ep=%s", args[0]);
+	snprintf(lt, sizeof(lt), "lt=%s", args[1]);
+	snprintf(ver, sizeof(ver), "lwm2m=%s", args[2]);
+	snprintf(b, sizeof(b), "b=%s", args[3]);
+	rc = request(s, COAP_REQUEST_CODE_POST, "rd", query, "</1/0>,</3/0>");
+	print_code();
+	if (rc != 0)
+		return rc;
+	/* a muted device processes nothing: requests go unanswered */
+	while (!stopping && !dtls_failed) {
+		if (muted)
+			usleep(100000);
+		else
+			coap_io_process(ctx, 100);
+	}
+	return 0;
+}
+
 static int cmd_handshakes(long n)
 {
 	long ok = 0, failed = 0;
@@ -526,6 +890,8 @@ int main(int argc, char **argv)
 		rc = request(s, COAP_REQUEST_CODE_POST, "rd", query,
 			     i + 5 < argc ? argv[i + 5] : "</1/0>,</3/0>");
 		print_code();
+	} else if (strcmp(argv[i], "serve") == 0 && i + 4 < argc) {
+		rc = cmd_serve(s, argv + i + 1);
 	} else if (strcmp(argv[i], "update") == 0 && i + 1 < argc) {
 		char lt[32];
 		const char *query[] = {lt, NULL};

@@ -59,6 +59,12 @@ async function newPeer() {
 	assertStatus(r, 201, 'fixture peer');
 	return r.body.id;
 }
+async function newLwm2mDevice() {
+	const r = await admin.post('/api/v1/devices', { type: 'lwm2m', endpoint: `ep-${randHex(4).toLowerCase()}` });
+	assertStatus(r, 201, 'fixture LwM2M device');
+	return r.body.id;
+}
+const lwm2mWrite = (path) => ({ records: [{ path, value: 1 }] });
 async function newKey() {
 	const r = await admin.post('/api/v1/apikeys', { name: `k${randHex(4)}`, role: 'viewer' });
 	assertStatus(r, 201, 'fixture key');
@@ -112,6 +118,16 @@ const calls = {
 	ingestTts: { req: async () => ['POST', '/api/v1/ingest/tts', { downlink_ack: {} }], ok: [204, 403] },
 	ingestNative: { req: async () => ['POST', '/api/v1/ingest/native', { event: 'join', dev_eui: randHex(8), session_key_id: '01' }], ok: [404, 403] },
 	getLwm2m: { req: async () => ['GET', `/api/v1/devices/${(await admin.post('/api/v1/devices', { type: 'lwm2m', endpoint: `ep-${randHex(4).toLowerCase()}` })).body.id}/lwm2m`], other: () => `/api/v1/devices/${t2.device}/lwm2m` },
+	// DM operations: an LwM2M device that never registered answers 404 once the role check passed
+	readLwm2mObject: { req: async () => ['GET', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3` },
+	createLwm2mInstance: { req: async () => ['POST', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/9`, lwm2mWrite('/9/0/0')], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/9`, otherBody: lwm2mWrite('/9/0/0') },
+	readLwm2mInstance: { req: async () => ['GET', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0` },
+	writeLwm2mInstance: { req: async () => ['PUT', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0`, lwm2mWrite('/3/0/13')], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0`, otherBody: lwm2mWrite('/3/0/13') },
+	updateLwm2mInstance: { req: async () => ['POST', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0`, lwm2mWrite('/3/0/13')], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0`, otherBody: lwm2mWrite('/3/0/13') },
+	deleteLwm2mInstance: { req: async () => ['DELETE', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/9/0`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/9/0` },
+	readLwm2mResource: { req: async () => ['GET', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0/0`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0/0` },
+	writeLwm2mResource: { req: async () => ['PUT', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0/13`, lwm2mWrite('/3/0/13')], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0/13`, otherBody: lwm2mWrite('/3/0/13') },
+	executeLwm2mResource: { req: async () => ['POST', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0/4/execute`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0/4/execute` },
 	listWebhooks: { req: async () => ['GET', '/api/v1/webhooks'] },
 	createWebhook: { req: async () => ['POST', '/api/v1/webhooks', { url: `https://hooks.example.com/${randHex(4)}` }] },
 	deleteWebhook: { req: async () => ['DELETE', `/api/v1/webhooks/${(await admin.post('/api/v1/webhooks', { url: 'https://hooks.example.com/d' })).body.id}`] },

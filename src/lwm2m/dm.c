@@ -1,0 +1,367 @@
+/* Device-Management requests from the server to registered devices. A
+ * caller thread (the REST API) queues a request and waits on its own
+ * condition variable; the server thread sends it as a confirmable CoAP
+ * request on the session the device registered on, and the response, a
+ * NACK or the session's end completes it. The queue lives outside the
+ * server struct, under one leaf mutex, so that a caller that gave up (its
+ * wait timed out) never touches server memory: an abandoned request is freed
+ * by the server thread when it completes or when it is reaped. */
+#include "lwm2m/lwm2m_internal.h"
+#include "iotvault/log.h"
+#include "iotvault/lwm2m_dm.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* an abandoned request whose device never answered is dropped after this */
+#define DM_REAP_AFTER_MS 120000
+
+enum dm_state {
+	DM_QUEUED,
+	DM_SENT,
+	DM_DONE,
+};
+
+struct dm_pending {
+	struct lwm2m_dm_request req; /* req.payload points to PAYLOAD */
+	uint8_t *payload;
+	enum dm_state state;
+	int abandoned; /* the caller stopped waiting */
+	int answered;  /* DONE with the device's answer in RESP */
+	coap_session_t *session;
+	uint8_t token[8];
+	size_t token_len;
+	int64_t queued_ms;
+	struct lwm2m_dm_response resp;
+	pthread_cond_t cond;
+	struct dm_pending *next;
+};
+
+static pthread_mutex_t dm_mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct lwm2m_server *dm_server; /* the running server, if any */
+static struct dm_pending *dm_list;
+
+void lwm2m_dm_response_clear(struct lwm2m_dm_response *resp)
+{
+	if (resp == NULL)
+		return;
+	if (resp->payload != NULL) {
+		secmem_wipe(resp->payload, resp->payload_len);
+		free(resp->payload);
+	}
+	memset(resp, 0, sizeof(*resp));
+}
+
+static void pending_free(struct dm_pending *p)
+{
+	if (p == NULL)
+		return;
+	if (p->payload != NULL) {
+		secmem_wipe(p->payload, p->req.payload_len);
+		free(p->payload);
+	}
+	lwm2m_dm_response_clear(&p->resp);
+	pthread_cond_destroy(&p->cond);
+	free(p);
+}
+
+/* Under dm_mutex. */
+static void unlink_pending(struct dm_pending *p)
+{
+	for (struct dm_pending **q = &dm_list; *q != NULL; q = &(*q)->next)
+		if (*q == p) {
+			*q = p->next;
+			break;
+		}
+	p->next = NULL;
+}
+
+/* Under dm_mutex: hands P to its caller, or frees it when the caller left. */
+static void complete(struct dm_pending *p, int answered)
+{
+	if (p->abandoned) {
+		unlink_pending(p);
+		pending_free(p);
+		return;
+	}
+	p->state = DM_DONE;
+	p->answered = answered;
+	pthread_cond_signal(&p->cond);
+}
+
+void lwm2m_dm_attach(struct lwm2m_server *srv)
+{
+	pthread_mutex_lock(&dm_mutex);
+	dm_server = srv;
+	pthread_mutex_unlock(&dm_mutex);
+}
+
+void lwm2m_dm_detach(struct lwm2m_server *srv)
+{
+	struct dm_pending *p, *next;
+	pthread_mutex_lock(&dm_mutex);
+	if (dm_server == srv) {
+		dm_server = NULL;
+		for (p = dm_list; p != NULL; p = next) {
+			next = p->next;
+			if (p->state != DM_DONE)
+				complete(p, 0);
+		}
+	}
+	pthread_mutex_unlock(&dm_mutex);
+}
+
+static int64_t monotonic_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp)
+{
+	struct dm_pending *p;
+	pthread_condattr_t attr;
+	struct timespec deadline;
+	int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : LWM2M_DM_TIMEOUT_MS, r;
+
+	memset(resp, 0, sizeof(*resp));
+	if (req->payload_len > LWM2M_DM_REQUEST_MAX)
+		return IV_ERR_TOO_LARGE;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return IV_ERR_NOMEM;
+	p->req = *req;
+	if (req->payload_len > 0) {
+		if ((p->payload = malloc(req->payload_len)) == NULL) { /* lint:not-secret */
+			free(p);
+			return IV_ERR_NOMEM;
+		}
+		memcpy(p->payload, req->payload, req->payload_len);
+	}
+	p->req.payload = p->payload;
+	p->queued_ms = monotonic_ms();
+	pthread_condattr_init(&attr);
+	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->cond, &attr);
+	pthread_condattr_destroy(&attr);
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+
+	pthread_mutex_lock(&dm_mutex);
+	if (dm_server == NULL) {
+		pthread_mutex_unlock(&dm_mutex);
+		pending_free(p);
+		return IV_ERR_DEVICE_TIMEOUT;
+	}
+	p->state = DM_QUEUED;
+	p->next = dm_list;
+	dm_list = p;
+	while (p->state != DM_DONE)
+		if (pthread_cond_timedwait(&p->cond, &dm_mutex, &deadline) == ETIMEDOUT)
+			break;
+	if (p->state != DM_DONE) {
+		/* the server thread frees it when the answer, a NACK or the
+		 * reaper comes */
+		p->abandoned = 1;
+		pthread_mutex_unlock(&dm_mutex);
+		return IV_ERR_DEVICE_TIMEOUT;
+	}
+	unlink_pending(p);
+	pthread_mutex_unlock(&dm_mutex);
+	if (p->answered) {
+		*resp = p->resp;
+		memset(&p->resp, 0, sizeof(p->resp));
+		r = 0;
+	} else
+		r = IV_ERR_DEVICE_TIMEOUT;
+	pending_free(p);
+	return r;
+}
+
+/* The session DEVICE_ID registered on from ADDRESS: an authenticated DM
+ * session of that device whose cipher passed the policy, or a NoSec one. */
+static coap_session_t *session_for(struct lwm2m_server *srv, const struct lwm2m_dm_request *req)
+{
+	for (struct lwm2m_session *ls = srv->sessions; ls != NULL; ls = ls->next_session) {
+		if (strcmp(ls->address, req->address) != 0)
+			continue;
+		if (ls->listener == LW_LISTENER_NOSEC)
+			return ls->session;
+		if (ls->listener == LW_LISTENER_DM && ls->authenticated && ls->cipher_checked &&
+		    ls->owner.kind == LWM2M_CREDENTIAL_DM && ls->owner.device_id == req->device_id)
+			return ls->session;
+	}
+	return NULL;
+}
+
+static coap_pdu_code_t method_code(enum lwm2m_dm_method m)
+{
+	switch (m) {
+	case LWM2M_DM_READ: return COAP_REQUEST_CODE_GET;
+	case LWM2M_DM_WRITE_REPLACE: return COAP_REQUEST_CODE_PUT;
+	case LWM2M_DM_DELETE: return COAP_REQUEST_CODE_DELETE;
+	case LWM2M_DM_WRITE_UPDATE:
+	case LWM2M_DM_EXECUTE:
+	case LWM2M_DM_CREATE: return COAP_REQUEST_CODE_POST;
+	}
+	return COAP_REQUEST_CODE_GET;
+}
+
+/* Sends P on SESSION; fills its token. Runs on the server thread. */
+static int send_request(coap_session_t *session, struct dm_pending *p)
+{
+	const struct lwm2m_dm_request *req = &p->req;
+	coap_pdu_t *pdu;
+	uint8_t opt[4];
+	char seg[8];
+
+	pdu = coap_pdu_init(COAP_MESSAGE_CON, method_code(req->method),
+			    coap_new_message_id(session), coap_session_max_pdu_size(session));
+	if (pdu == NULL)
+		return IV_ERR_NOMEM;
+	coap_session_new_token(session, &p->token_len, p->token);
+	if (!coap_add_token(pdu, p->token_len, p->token))
+		goto fail;
+	/* options in ascending number: Uri-Path 11, Content-Format 12, Accept 17 */
+	for (uint8_t i = 0; i < req->path.depth; i++) {
+		int n = snprintf(seg, sizeof(seg), "%u", (unsigned)req->path.id[i]);
+		if (coap_add_option(pdu, COAP_OPTION_URI_PATH, (size_t)n, (const uint8_t *)seg) == 0)
+			goto fail;
+	}
+	/* Execute arguments carry no content format */
+	if (req->payload_len > 0 && req->method != LWM2M_DM_EXECUTE &&
+	    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+			    coap_encode_var_safe(opt, sizeof(opt), req->content_format), opt) == 0)
+		goto fail;
+	if (req->method == LWM2M_DM_READ &&
+	    coap_add_option(pdu, COAP_OPTION_ACCEPT, coap_encode_var_safe(opt, sizeof(opt), req->accept),
+			    opt) == 0)
+		goto fail;
+	if (req->payload_len > 0 && !coap_add_data(pdu, req->payload_len, req->payload))
+		goto fail;
+	if (coap_send(session, pdu) == COAP_INVALID_MID)
+		return IV_ERR_IO;
+	return 0;
+fail:
+	coap_delete_pdu(pdu);
+	return IV_ERR_TOO_LARGE;
+}
+
+void lwm2m_dm_run_pending(struct lwm2m_server *srv)
+{
+	int64_t now = monotonic_ms();
+	for (;;) {
+		struct dm_pending *p, *next, *todo = NULL;
+		coap_session_t *session;
+		int r;
+
+		pthread_mutex_lock(&dm_mutex);
+		for (p = dm_list; p != NULL; p = next) {
+			next = p->next;
+			if (p->abandoned && now - p->queued_ms > DM_REAP_AFTER_MS) {
+				unlink_pending(p);
+				pending_free(p);
+			} else if (p->state == DM_QUEUED && !p->abandoned && todo == NULL)
+				todo = p;
+		}
+		if (todo != NULL)
+			todo->state = DM_SENT; /* only this thread frees it from here on */
+		pthread_mutex_unlock(&dm_mutex);
+		if (todo == NULL)
+			return;
+		session = session_for(srv, &todo->req);
+		r = session == NULL ? IV_ERR_NOT_FOUND : send_request(session, todo);
+		pthread_mutex_lock(&dm_mutex);
+		if (r != 0) {
+			if (r == IV_ERR_NOT_FOUND)
+				log_warning("lwm2m: no session with device %lld at %s for a DM request",
+					    (long long)todo->req.device_id, todo->req.address);
+			else
+				log_error("lwm2m: DM request to device %lld not sent: %s",
+					  (long long)todo->req.device_id, iv_error_message(r));
+			complete(todo, 0);
+		} else
+			todo->session = session;
+		pthread_mutex_unlock(&dm_mutex);
+	}
+}
+
+/* Under dm_mutex: the sent request of SESSION with TOKEN. */
+static struct dm_pending *find_sent(coap_session_t *session, coap_bin_const_t token)
+{
+	for (struct dm_pending *p = dm_list; p != NULL; p = p->next)
+		if (p->state == DM_SENT && p->session == session && p->token_len == token.length &&
+		    (token.length == 0 || secmem_equal(p->token, token.s, token.length) == 0))
+			return p;
+	return NULL;
+}
+
+int lwm2m_dm_on_response(struct lwm2m_server *srv, coap_session_t *session,
+			 const coap_pdu_t *received)
+{
+	struct dm_pending *p;
+	const uint8_t *data;
+	size_t len = 0, offset = 0, total = 0;
+	coap_opt_iterator_t it;
+	coap_opt_t *cf;
+	(void)srv;
+
+	pthread_mutex_lock(&dm_mutex);
+	if ((p = find_sent(session, coap_pdu_get_token(received))) == NULL) {
+		pthread_mutex_unlock(&dm_mutex);
+		return 0;
+	}
+	p->resp.coap_code = (int)coap_pdu_get_code(received);
+	if ((cf = coap_check_option(received, COAP_OPTION_CONTENT_FORMAT, &it)) != NULL) {
+		p->resp.has_content_format = 1;
+		p->resp.content_format = coap_decode_var_bytes(coap_opt_value(cf), coap_opt_length(cf));
+	}
+	if (coap_get_data_large(received, &len, &data, &offset, &total) && total > 0) {
+		/* COAP_BLOCK_SINGLE_BODY: libcoap hands over the reassembled body */
+		if (offset != 0 || len != total || total > LWM2M_PAYLOAD_MAX) {
+			log_warning("lwm2m: DM answer of device %lld dropped: body of %zu bytes",
+				    (long long)p->req.device_id, total);
+			p->resp.coap_code = (int)COAP_RESPONSE_CODE(502);
+		} else if ((p->resp.payload = malloc(len)) != NULL) { /* lint:not-secret */
+			memcpy(p->resp.payload, data, len);
+			p->resp.payload_len = len;
+		} else
+			p->resp.coap_code = (int)COAP_RESPONSE_CODE(500);
+	}
+	complete(p, 1);
+	pthread_mutex_unlock(&dm_mutex);
+	return 1;
+}
+
+void lwm2m_dm_on_nack(struct lwm2m_server *srv, coap_session_t *session, const coap_pdu_t *sent)
+{
+	struct dm_pending *p;
+	(void)srv;
+	if (sent == NULL)
+		return;
+	pthread_mutex_lock(&dm_mutex);
+	if ((p = find_sent(session, coap_pdu_get_token(sent))) != NULL)
+		complete(p, 0);
+	pthread_mutex_unlock(&dm_mutex);
+}
+
+void lwm2m_dm_session_gone(struct lwm2m_server *srv, coap_session_t *session)
+{
+	struct dm_pending *p, *next;
+	(void)srv;
+	pthread_mutex_lock(&dm_mutex);
+	for (p = dm_list; p != NULL; p = next) {
+		next = p->next;
+		if (p->state == DM_SENT && p->session == session)
+			complete(p, 0);
+	}
+	pthread_mutex_unlock(&dm_mutex);
+}
