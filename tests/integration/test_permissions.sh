@@ -12,6 +12,14 @@ K1="$K1" expect_exit 0 iv device add --data "$D" --tenant default --type lorawan
 id="$(added_id)"
 expect_exit 0 iv device list --data "$D" --tenant default
 
+# The key files: names, modes, sizes, times and contents. Not "ls -a": the
+# ".." entry carries the data directory's time, which SQLite's short-lived
+# -wal/-shm files touch even when nothing is written (a flaky comparison at
+# minute boundaries).
+key_dir_state() {
+	(cd "$D/keys" && ls -l --time-style=full-iso && sha256sum -- *)
+}
+
 # every command we try while permissions are wrong; each must exit 6
 refused_everywhere() { # WHAT NEEDLE
 	local what="$1" needle="$2"
@@ -19,7 +27,7 @@ refused_everywhere() { # WHAT NEEDLE
 	nd="$(device_count "$D")"
 	ns="$(secret_count "$D")"
 	na="$(db_query "$D" "select count(*) from audit_log")"
-	fp_keys="$(ls -la "$D/keys")"
+	fp_keys="$(key_dir_state)"
 
 	expect_exit 6 iv device list --data "$D" --tenant default
 	assert_contains "$OUT$ERR" "$needle" "error message for $what"
@@ -34,7 +42,7 @@ refused_everywhere() { # WHAT NEEDLE
 	assert_eq "$(device_count "$D")" "$nd" "$what: device count"
 	assert_eq "$(secret_count "$D")" "$ns" "$what: secret count"
 	assert_eq "$(db_query "$D" "select count(*) from audit_log")" "$na" "$what: audit records"
-	assert_eq "$(ls -la "$D/keys")" "$fp_keys" "$what: key directory"
+	assert_eq "$(key_dir_state)" "$fp_keys" "$what: key directory"
 }
 
 works_again() {
