@@ -23,8 +23,9 @@ struct outbox_message {
 };
 
 /* Queues MSG for every integration of its tenant (MQTT and each enabled
- * webhook), in the caller's transaction. IV_ERR_TOO_LARGE when the tenant's
- * outbox is full (the overflow rule is in docs/integrations.md). */
+ * webhook), in the caller's transaction. A full outbox drops its oldest
+ * messages and counts them (docs/integrations.md); IV_ERR_TOO_LARGE only for
+ * a body over OUTBOX_BODY_MAX. */
 int outbox_enqueue(struct store *st, const struct outbox_message *msg) IV_WUR;
 
 /* Starts and stops the delivery workers of SVC (called by `serve`). */
