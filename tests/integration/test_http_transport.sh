@@ -21,76 +21,8 @@ fi
 
 # ---- server lifecycle (the server is stopped by the EXIT trap) ----
 
-SERVER_PID=""
-PORT=""
-
-stop_server() {
-	[[ -n "$SERVER_PID" ]] || return 0
-	kill -TERM "$SERVER_PID" 2>/dev/null || true
-	local i
-	for ((i = 0; i < 50; i++)); do
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -KILL "$SERVER_PID" 2>/dev/null || true
-	wait "$SERVER_PID" 2>/dev/null || true
-	SERVER_PID=""
-}
-
-http_cleanup() {
-	local rc=$?
-	stop_server
-	# lib.sh's cleanup takes the exit status from $?; errexit must not end
-	# the trap at the (exit) that hands it over
-	trap - ERR
-	set +e
-	(exit "$rc")
-	cleanup
-}
-trap http_cleanup EXIT
-
-# A loopback port that nobody listens on. The server sets SO_REUSEPORT (via
-# MHD_OPTION_LISTENING_ADDRESS_REUSE), so it would not notice a port in use:
-# the probe binds without it and therefore does.
-free_port() {
-	python3 - "$$" <<'EOF'
-import socket, sys
-base = 20000 + int(sys.argv[1]) % 20000
-for i in range(200):
-    port = 20000 + (base - 20000 + i * 97) % 40000
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    sys.exit(0)
-sys.exit(1)
-EOF
-}
-
-start_server() { # DATA
-	local i
-	PORT="$(free_port)" || fail "no free loopback port"
-	# emptied here, not only by the job's own redirection, which may happen
-	# after the wait below has already read the line of an earlier run
-	: >"$T/serve.out"
-	"$IOTVAULT_BIN" serve --data "$1" --listen "127.0.0.1:$PORT" >"$T/serve.out" 2>"$T/serve.err" &
-	SERVER_PID=$!
-	for ((i = 0; i < 150; i++)); do
-		if grep -q "serving https://127.0.0.1:$PORT" "$T/serve.out" 2>/dev/null; then
-			return 0
-		fi
-		if ! kill -0 "$SERVER_PID" 2>/dev/null; then
-			sed 's/^/    /' "$T/serve.err" >&2
-			fail "iotvault serve exited before listening"
-		fi
-		sleep 0.1
-	done
-	fail "iotvault serve did not print its 'serving' line within 15 s"
-}
+PORT_STRIDE=97 PORT_OFFSET=0
+source "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
 
 # ---- HTTP helpers ----
 
