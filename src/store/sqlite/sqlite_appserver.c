@@ -69,13 +69,6 @@ static sqlite3_stmt *q_(struct store *st, enum aq q)
 	return sq_stmt_cached(b, &b->aux[SLOT_BASE + q], sql[q]);
 }
 
-static int step_done(struct store *st, sqlite3_stmt *q, const char *what)
-{
-	int r = sq_map_rc(sq_backend(st), sqlite3_step(q), what);
-	sq_done(q);
-	return r;
-}
-
 static int changed(struct store *st)
 {
 	return sqlite3_changes(sq_backend(st)->db) != 0;
@@ -110,7 +103,7 @@ static int device_codec_set(struct store *st, int64_t tenant_id, int64_t device_
 	sqlite3_bind_int64(q, 2, device_id);
 	sqlite3_bind_text(q, 3, codec, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, store_now_ms());
-	r = step_done(st, q, "codec_set");
+	r = sq_step_done(st, q, "codec_set");
 	if (r == 0 && !changed(st))
 		r = IV_ERR_NOT_FOUND;
 	return r;
@@ -150,7 +143,7 @@ static int state_get(struct store *st, int64_t session_id, struct appserver_sess
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, session_id);
 	sqlite3_bind_int64(q, 2, store_now_ms());
-	if ((r = step_done(st, q, "state_ensure")) != 0)
+	if ((r = sq_step_done(st, q, "state_ensure")) != 0)
 		return r;
 	if ((q = q_(st, A_STATE_GET)) == NULL)
 		return IV_ERR_STORE;
@@ -180,7 +173,7 @@ static int fcnt_up_advance(struct store *st, int64_t session_id, uint32_t fcnt32
 	sqlite3_bind_int64(q, 1, session_id);
 	sqlite3_bind_int64(q, 2, (int64_t)fcnt32);
 	sqlite3_bind_int64(q, 3, store_now_ms());
-	if ((r = step_done(st, q, "fcnt_up")) != 0)
+	if ((r = sq_step_done(st, q, "fcnt_up")) != 0)
 		return r;
 	return changed(st) ? 0 : IV_ERR_REPLAY;
 }
@@ -216,7 +209,7 @@ static int state_set_ns(struct store *st, int64_t session_id, const char *ns_kin
 	sqlite3_bind_text(q, 3, tts_application_id ? tts_application_id : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 4, tts_device_id ? tts_device_id : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 5, store_now_ms());
-	return step_done(st, q, "state_set_ns");
+	return sq_step_done(st, q, "state_set_ns");
 }
 
 static int uplink_insert(struct store *st, struct uplink_record *u)
@@ -240,7 +233,7 @@ static int uplink_insert(struct store *st, struct uplink_record *u)
 	sqlite3_bind_text(q, 10, u->source, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 11, u->received_at);
 	sqlite3_bind_int64(q, 12, u->expires_at);
-	r = step_done(st, q, "uplink_insert");
+	r = sq_step_done(st, q, "uplink_insert");
 	if (r == 0)
 		u->id = sqlite3_last_insert_rowid(sq_backend(st)->db);
 	return r;
@@ -298,7 +291,7 @@ static int64_t uplink_purge(struct store *st, int64_t now_ms)
 	if (q == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, now_ms);
-	if ((r = step_done(st, q, "uplink_purge")) != 0)
+	if ((r = sq_step_done(st, q, "uplink_purge")) != 0)
 		return r;
 	return sqlite3_changes(sq_backend(st)->db);
 }
@@ -321,7 +314,7 @@ static int downlink_insert(struct store *st, struct downlink_record *d)
 	sqlite3_bind_text(q, 9, d->outcome, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 10, d->detail, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 11, d->created_at);
-	r = step_done(st, q, "downlink_insert");
+	r = sq_step_done(st, q, "downlink_insert");
 	if (r == 0)
 		d->id = sqlite3_last_insert_rowid(sq_backend(st)->db);
 	return r;
@@ -338,7 +331,7 @@ static int downlink_set_outcome(struct store *st, int64_t id, const char *outcom
 	sqlite3_bind_text(q, 2, outcome, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, detail ? detail : "", -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 4, store_now_ms());
-	r = step_done(st, q, "downlink_outcome");
+	r = sq_step_done(st, q, "downlink_outcome");
 	if (r == 0 && !changed(st))
 		r = IV_ERR_NOT_FOUND;
 	return r;

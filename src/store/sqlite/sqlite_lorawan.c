@@ -44,10 +44,7 @@ _Static_assert(SLOT_BASE + L_COUNT <= 100, "LoRaWAN slots are 64..99 (hygiene st
 	"id, kind, name, sender_id, kek_label, coalesce(cert_sha256, ''), token_sha256, " \
 	"allow_plaintext, created_at, coalesce(tenant_id, 0), coalesce(client_ca, ''), "      \
 	"coalesce(client_cert_cn, ''), receiver_unknown_code"
-#define DEVICE_COLUMNS                                                                          \
-	"id, tenant_id, kind, name, tags, coalesce(dev_eui,''), coalesce(join_eui,''), "        \
-	"coalesce(mac_version,''), coalesce(endpoint,''), coalesce(psk_identity,''), created_at, " \
-	"updated_at, coalesce(as_peer_id, 0), coalesce(home_net_id, '')"
+#define DEVICE_COLUMNS SQ_DEVICE_COLUMNS ", coalesce(as_peer_id, 0), coalesce(home_net_id, '')"
 
 static const char *const sql[L_COUNT] = {
 	[L_PEER_INSERT] = "INSERT INTO peers (kind, name, sender_id, kek_label, cert_sha256, "
@@ -96,21 +93,6 @@ static sqlite3_stmt *q_(struct store *st, enum lq q)
 {
 	struct sqlite_backend *b = sq_backend(st);
 	return sq_stmt_cached(b, &b->aux[SLOT_BASE + q], sql[q]);
-}
-
-static void bind_opt_text(sqlite3_stmt *q, int col, const char *text)
-{
-	if (text == NULL || text[0] == '\0')
-		sqlite3_bind_null(q, col);
-	else
-		sqlite3_bind_text(q, col, text, -1, SQLITE_STATIC);
-}
-
-static int step_done(struct store *st, sqlite3_stmt *q, const char *what)
-{
-	int r = sq_map_rc(sq_backend(st), sqlite3_step(q), what);
-	sq_done(q);
-	return r;
 }
 
 static int read_peer(sqlite3_stmt *q, struct peer_record *p)
@@ -163,7 +145,7 @@ static int peer_insert(struct store *st, struct peer_record *p)
 	sqlite3_bind_text(q, 2, p->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, p->sender_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 4, p->kek_label, -1, SQLITE_STATIC);
-	bind_opt_text(q, 5, p->cert_sha256);
+	sq_bind_text_or_null(q, 5, p->cert_sha256);
 	if (p->has_token)
 		sqlite3_bind_blob(q, 6, p->token_sha256, sizeof(p->token_sha256), SQLITE_STATIC);
 	else
@@ -171,11 +153,11 @@ static int peer_insert(struct store *st, struct peer_record *p)
 	sqlite3_bind_int(q, 7, p->allow_plaintext);
 	sqlite3_bind_int64(q, 8, p->created_at);
 	sqlite3_bind_int64(q, 9, p->tenant_id);
-	bind_opt_text(q, 10, p->client_ca);
-	bind_opt_text(q, 11, p->client_cert_cn);
+	sq_bind_text_or_null(q, 10, p->client_ca);
+	sq_bind_text_or_null(q, 11, p->client_cert_cn);
 	sqlite3_bind_text(q, 12, p->receiver_unknown_code[0] ? p->receiver_unknown_code : "UnknownReceiver",
 			  -1, SQLITE_STATIC);
-	r = step_done(st, q, "peer_insert");
+	r = sq_step_done(st, q, "peer_insert");
 	if (r == 0)
 		p->id = sqlite3_last_insert_rowid(sq_backend(st)->db);
 	return r;
@@ -251,7 +233,7 @@ static int peer_delete(struct store *st, int64_t id)
 	if (q == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, id);
-	r = step_done(st, q, "peer_delete");
+	r = sq_step_done(st, q, "peer_delete");
 	if (r == 0 && sqlite3_changes(sq_backend(st)->db) == 0)
 		r = IV_ERR_NOT_FOUND;
 	return r;
@@ -267,21 +249,8 @@ static int device_get_by_dev_eui(struct store *st, const char *dev_eui, struct d
 	sqlite3_bind_text(q, 1, dev_eui, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
-		memset(d, 0, sizeof(*d));
-		d->id = sqlite3_column_int64(q, 0);
-		d->tenant_id = sqlite3_column_int64(q, 1);
-		if ((r = sq_copy_text(d->kind, sizeof(d->kind), q, 2)) ||
-		    (r = sq_copy_text(d->name, sizeof(d->name), q, 3)) ||
-		    (r = sq_copy_text(d->tags, sizeof(d->tags), q, 4)) ||
-		    (r = sq_copy_text(d->dev_eui, sizeof(d->dev_eui), q, 5)) ||
-		    (r = sq_copy_text(d->join_eui, sizeof(d->join_eui), q, 6)) ||
-		    (r = sq_copy_text(d->mac_version, sizeof(d->mac_version), q, 7)) ||
-		    (r = sq_copy_text(d->endpoint, sizeof(d->endpoint), q, 8)) ||
-		    (r = sq_copy_text(d->psk_identity, sizeof(d->psk_identity), q, 9)) ||
-		    (r = sq_copy_text(home_net_id, 7, q, 13)))
+		if ((r = sq_read_device(q, d)) || (r = sq_copy_text(home_net_id, 7, q, 13)))
 			goto out;
-		d->created_at = sqlite3_column_int64(q, 10);
-		d->updated_at = sqlite3_column_int64(q, 11);
 		*as_peer_id = sqlite3_column_int64(q, 12);
 	} else
 		r = rc == SQLITE_DONE ? IV_ERR_NOT_FOUND : sq_map_rc(sq_backend(st), rc, "device_by_eui");
@@ -300,9 +269,9 @@ static int device_set_join_settings(struct store *st, int64_t tenant_id, int64_t
 	sqlite3_bind_int64(q, 1, tenant_id);
 	sqlite3_bind_int64(q, 2, device_id);
 	sqlite3_bind_int64(q, 3, as_peer_id);
-	bind_opt_text(q, 4, home_net_id);
+	sq_bind_text_or_null(q, 4, home_net_id);
 	sqlite3_bind_int64(q, 5, store_now_ms());
-	r = step_done(st, q, "device_set_join_settings");
+	r = sq_step_done(st, q, "device_set_join_settings");
 	if (r == 0 && sqlite3_changes(sq_backend(st)->db) == 0)
 		r = IV_ERR_NOT_FOUND;
 	return r;
@@ -314,7 +283,7 @@ static int ensure_state(struct store *st, int64_t device_id)
 	if (q == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, device_id);
-	return step_done(st, q, "join_state");
+	return sq_step_done(st, q, "join_state");
 }
 
 static int dev_nonce_use(struct store *st, int64_t device_id, uint16_t dev_nonce, int random_nonces)
@@ -330,7 +299,7 @@ static int dev_nonce_use(struct store *st, int64_t device_id, uint16_t dev_nonce
 			return IV_ERR_STORE;
 		sqlite3_bind_int64(q, 1, device_id);
 		sqlite3_bind_int(q, 2, dev_nonce);
-		if ((r = step_done(st, q, "dev_nonce_advance")) != 0)
+		if ((r = sq_step_done(st, q, "dev_nonce_advance")) != 0)
 			return r;
 		if (sqlite3_changes(sq_backend(st)->db) == 0)
 			return IV_ERR_REFUSED;
@@ -340,7 +309,7 @@ static int dev_nonce_use(struct store *st, int64_t device_id, uint16_t dev_nonce
 	sqlite3_bind_int64(q, 1, device_id);
 	sqlite3_bind_int(q, 2, dev_nonce);
 	sqlite3_bind_int64(q, 3, store_now_ms());
-	r = step_done(st, q, "dev_nonce_insert");
+	r = sq_step_done(st, q, "dev_nonce_insert");
 	return r == IV_ERR_EXISTS ? IV_ERR_REFUSED : r;
 }
 
@@ -354,7 +323,7 @@ static int rj_count_use(struct store *st, enum lq which, int64_t device_id, uint
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, device_id);
 	sqlite3_bind_int(q, 2, rj_count);
-	if ((r = step_done(st, q, "rj_count")) != 0)
+	if ((r = sq_step_done(st, q, "rj_count")) != 0)
 		return r;
 	return sqlite3_changes(sq_backend(st)->db) == 0 ? IV_ERR_REFUSED : 0;
 }
@@ -397,12 +366,12 @@ static int dev_nonce_reset(struct store *st, int64_t device_id)
 	if ((q = q_(st, L_NONCE_RESET_HISTORY)) == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, device_id);
-	if ((r = step_done(st, q, "dev_nonce_reset")) != 0)
+	if ((r = sq_step_done(st, q, "dev_nonce_reset")) != 0)
 		return r;
 	if ((q = q_(st, L_NONCE_RESET_STATE)) == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, device_id);
-	return step_done(st, q, "dev_nonce_reset");
+	return sq_step_done(st, q, "dev_nonce_reset");
 }
 
 static int session_insert(struct store *st, struct lorawan_session_record *s)
@@ -420,7 +389,7 @@ static int session_insert(struct store *st, struct lorawan_session_record *s)
 	sqlite3_bind_int(q, 6, s->opt_neg);
 	sqlite3_bind_int64(q, 7, s->ns_peer_id);
 	sqlite3_bind_int64(q, 8, s->created_at);
-	r = step_done(st, q, "session_insert");
+	r = sq_step_done(st, q, "session_insert");
 	if (r != 0)
 		return r;
 	s->id = sqlite3_last_insert_rowid(sq_backend(st)->db);
@@ -428,7 +397,7 @@ static int session_insert(struct store *st, struct lorawan_session_record *s)
 	if ((q = q_(st, L_RJ_COUNT0_RESET)) == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, s->device_id);
-	return step_done(st, q, "rj_count0_reset");
+	return sq_step_done(st, q, "rj_count0_reset");
 }
 
 static int one_session(struct store *st, sqlite3_stmt *q, struct lorawan_session_record *out)
@@ -482,7 +451,7 @@ static int security_event_add(struct store *st, const struct security_event *ev)
 	sqlite3_bind_text(q, 4, ev->source ? ev->source : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 5, ev->subject ? ev->subject : "", -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 6, ev->detail ? ev->detail : "", -1, SQLITE_STATIC);
-	return step_done(st, q, "security_event_add");
+	return sq_step_done(st, q, "security_event_add");
 }
 
 static int64_t security_event_count(struct store *st, const char *kind)
@@ -491,7 +460,7 @@ static int64_t security_event_count(struct store *st, const char *kind)
 	int64_t n;
 	if (q == NULL)
 		return IV_ERR_STORE;
-	bind_opt_text(q, 1, kind);
+	sq_bind_text_or_null(q, 1, kind);
 	n = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int64(q, 0) : IV_ERR_STORE;
 	sq_done(q);
 	return n;

@@ -35,10 +35,7 @@ enum mq {
 _Static_assert(SLOT_BASE + M_COUNT <= SQ_AUX_STMTS, "aux statement slots exhausted");
 _Static_assert(SLOT_BASE + M_COUNT <= 224, "LwM2M slots are 192..223");
 
-#define DEVICE_COLUMNS                                                                          \
-	"id, tenant_id, kind, name, tags, coalesce(dev_eui,''), coalesce(join_eui,''), "        \
-	"coalesce(mac_version,''), coalesce(endpoint,''), coalesce(psk_identity,''), created_at, " \
-	"updated_at"
+#define DEVICE_COLUMNS SQ_DEVICE_COLUMNS
 #define CRED_COLUMNS                                                                     \
 	"id, tenant_id, device_id, identity, state, created_at, coalesce(activated_at, 0), " \
 	"coalesce(retired_at, 0)"
@@ -84,33 +81,6 @@ static sqlite3_stmt *q_(struct store *st, enum mq q)
 {
 	struct sqlite_backend *b = sq_backend(st);
 	return sq_stmt_cached(b, &b->aux[SLOT_BASE + q], sql[q]);
-}
-
-static int step_done(struct store *st, sqlite3_stmt *q, const char *what)
-{
-	int r = sq_map_rc(sq_backend(st), sqlite3_step(q), what);
-	sq_done(q);
-	return r;
-}
-
-static int read_device(sqlite3_stmt *q, struct device_record *d)
-{
-	int r;
-	memset(d, 0, sizeof(*d));
-	d->id = sqlite3_column_int64(q, 0);
-	d->tenant_id = sqlite3_column_int64(q, 1);
-	if ((r = sq_copy_text(d->kind, sizeof(d->kind), q, 2)) ||
-	    (r = sq_copy_text(d->name, sizeof(d->name), q, 3)) ||
-	    (r = sq_copy_text(d->tags, sizeof(d->tags), q, 4)) ||
-	    (r = sq_copy_text(d->dev_eui, sizeof(d->dev_eui), q, 5)) ||
-	    (r = sq_copy_text(d->join_eui, sizeof(d->join_eui), q, 6)) ||
-	    (r = sq_copy_text(d->mac_version, sizeof(d->mac_version), q, 7)) ||
-	    (r = sq_copy_text(d->endpoint, sizeof(d->endpoint), q, 8)) ||
-	    (r = sq_copy_text(d->psk_identity, sizeof(d->psk_identity), q, 9)))
-		return r;
-	d->created_at = sqlite3_column_int64(q, 10);
-	d->updated_at = sqlite3_column_int64(q, 11);
-	return 0;
 }
 
 static int read_cred(sqlite3_stmt *q, struct lwm2m_credential_record *c)
@@ -173,7 +143,7 @@ static int device_by_text(struct store *st, enum mq which, const char *text,
 	if (q == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_text(q, 1, text, -1, SQLITE_STATIC);
-	ONE_ROW(st, q, read_device, out, "lwm2m_device");
+	ONE_ROW(st, q, sq_read_device, out, "lwm2m_device");
 }
 
 static int device_by_psk_identity(struct store *st, const char *identity, struct device_record *out)
@@ -198,7 +168,7 @@ static int credential_insert(struct store *st, struct lwm2m_credential_record *c
 	sqlite3_bind_text(q, 3, c->identity, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 4, c->state, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 5, c->created_at);
-	r = step_done(st, q, "lwm2m_credential_insert");
+	r = sq_step_done(st, q, "lwm2m_credential_insert");
 	if (r == 0)
 		c->id = sqlite3_last_insert_rowid(sq_backend(st)->db);
 	return r;
@@ -237,7 +207,7 @@ static int credential_retire_others(struct store *st, int64_t device_id, int64_t
 		sqlite3_bind_text(q, 4, state, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_null(q, 4);
-	r = step_done(st, q, "lwm2m_credential_retire");
+	r = sq_step_done(st, q, "lwm2m_credential_retire");
 	if (r == 0 && retired != NULL)
 		*retired = sqlite3_changes(sq_backend(st)->db);
 	return r;
@@ -251,7 +221,7 @@ static int credential_activate(struct store *st, int64_t id)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, store_now_ms());
-	r = step_done(st, q, "lwm2m_credential_activate");
+	r = sq_step_done(st, q, "lwm2m_credential_activate");
 	if (r == 0 && sqlite3_changes(sq_backend(st)->db) == 0)
 		r = IV_ERR_NOT_FOUND;
 	return r;
@@ -296,7 +266,7 @@ static int registration_put(struct store *st, struct lwm2m_registration_record *
 	if ((q = q_(st, M_REG_DELETE_DEVICE)) == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, g->device_id);
-	if ((r = step_done(st, q, "lwm2m_registration_replace")) != 0)
+	if ((r = sq_step_done(st, q, "lwm2m_registration_replace")) != 0)
 		return r;
 	if ((q = q_(st, M_REG_INSERT)) == NULL)
 		return IV_ERR_STORE;
@@ -315,7 +285,7 @@ static int registration_put(struct store *st, struct lwm2m_registration_record *
 	sqlite3_bind_int64(q, 13, g->registered_at);
 	sqlite3_bind_int64(q, 14, g->updated_at);
 	sqlite3_bind_int64(q, 15, g->expires_at);
-	r = step_done(st, q, "lwm2m_registration_insert");
+	r = sq_step_done(st, q, "lwm2m_registration_insert");
 	if (r == 0)
 		g->id = sqlite3_last_insert_rowid(sq_backend(st)->db);
 	return r;
@@ -355,7 +325,7 @@ static int registration_update(struct store *st, const struct lwm2m_registration
 	sqlite3_bind_text(q, 6, g->address, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 7, g->updated_at);
 	sqlite3_bind_int64(q, 8, g->expires_at);
-	r = step_done(st, q, "lwm2m_registration_update");
+	r = sq_step_done(st, q, "lwm2m_registration_update");
 	if (r == 0 && sqlite3_changes(sq_backend(st)->db) == 0)
 		r = IV_ERR_NOT_FOUND;
 	return r;
@@ -368,7 +338,7 @@ static int registration_delete(struct store *st, const char *location)
 	if (q == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_text(q, 1, location, -1, SQLITE_STATIC);
-	r = step_done(st, q, "lwm2m_registration_delete");
+	r = sq_step_done(st, q, "lwm2m_registration_delete");
 	if (r == 0 && sqlite3_changes(sq_backend(st)->db) == 0)
 		r = IV_ERR_NOT_FOUND;
 	return r;

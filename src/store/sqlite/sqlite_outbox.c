@@ -74,13 +74,6 @@ static sqlite3_stmt *q_(struct store *st, enum oq q)
 	return sq_stmt_cached(b, &b->aux[SLOT_BASE + q], sql[q]);
 }
 
-static int step_done(struct store *st, sqlite3_stmt *q, const char *what)
-{
-	int r = sq_map_rc(sq_backend(st), sqlite3_step(q), what);
-	sq_done(q);
-	return r;
-}
-
 static int read_webhook(sqlite3_stmt *q, struct webhook_record *w)
 {
 	int r;
@@ -110,7 +103,7 @@ static int webhook_insert(struct store *st, struct webhook_record *w)
 	sqlite3_bind_int(q, 4, w->enabled ? 1 : 0);
 	sqlite3_bind_text(q, 5, w->created_by, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 6, w->created_at);
-	r = step_done(st, q, "webhook_insert");
+	r = sq_step_done(st, q, "webhook_insert");
 	if (r == 0)
 		w->id = sqlite3_last_insert_rowid(sq_backend(st)->db);
 	return r;
@@ -158,7 +151,7 @@ static int webhook_delete(struct store *st, int64_t tenant_id, int64_t id)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, tenant_id);
 	sqlite3_bind_int64(q, 2, id);
-	r = step_done(st, q, "webhook_delete");
+	r = sq_step_done(st, q, "webhook_delete");
 	if (r == 0 && sqlite3_changes(sq_backend(st)->db) == 0)
 		r = IV_ERR_NOT_FOUND;
 	return r;
@@ -179,7 +172,7 @@ static int row_insert(struct store *st, const struct outbox_row *row, int64_t *i
 	sqlite3_bind_text(q, 4, row->body, (int)row->body_len, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 5, row->next_attempt_at ? row->next_attempt_at : now);
 	sqlite3_bind_int64(q, 6, now);
-	r = step_done(st, q, "outbox_insert");
+	r = sq_step_done(st, q, "outbox_insert");
 	if (r == 0 && id != NULL)
 		*id = sqlite3_last_insert_rowid(sq_backend(st)->db);
 	return r;
@@ -264,7 +257,7 @@ static int row_remove(struct store *st, int64_t id)
 	if (q == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, id);
-	return step_done(st, q, "outbox_remove");
+	return sq_step_done(st, q, "outbox_remove");
 }
 
 static int retry_later(struct store *st, int64_t id, int attempts, int64_t next_attempt_at)
@@ -275,7 +268,7 @@ static int retry_later(struct store *st, int64_t id, int attempts, int64_t next_
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int(q, 2, attempts);
 	sqlite3_bind_int64(q, 3, next_attempt_at);
-	return step_done(st, q, "outbox_retry_later");
+	return sq_step_done(st, q, "outbox_retry_later");
 }
 
 static int stats_get(struct store *st, int64_t tenant_id, struct outbox_tenant_stats *out)
@@ -313,14 +306,14 @@ static int trim(struct store *st, int64_t tenant_id, int64_t max, int64_t *dropp
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, tenant_id);
 	sqlite3_bind_int64(q, 2, s.queued - max);
-	if ((r = step_done(st, q, "outbox_trim")) != 0)
+	if ((r = sq_step_done(st, q, "outbox_trim")) != 0)
 		return r;
 	n = sqlite3_changes64(sq_backend(st)->db);
 	if ((q = q_(st, O_DROPPED_ADD)) == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, tenant_id);
 	sqlite3_bind_int64(q, 2, n);
-	if ((r = step_done(st, q, "outbox_dropped")) != 0)
+	if ((r = sq_step_done(st, q, "outbox_dropped")) != 0)
 		return r;
 	*dropped = n;
 	return 0;
@@ -333,7 +326,7 @@ static int overflow_event_mark(struct store *st, int64_t tenant_id, int64_t now)
 		return IV_ERR_STORE;
 	sqlite3_bind_int64(q, 1, tenant_id);
 	sqlite3_bind_int64(q, 2, now);
-	return step_done(st, q, "outbox_overflow_mark");
+	return sq_step_done(st, q, "outbox_overflow_mark");
 }
 
 const struct store_outbox_ops sqlite_outbox_ops = {

@@ -44,10 +44,7 @@ enum query {
 	Q_COUNT
 };
 
-#define DEVICE_COLUMNS                                                                          \
-	"id, tenant_id, kind, name, tags, coalesce(dev_eui,''), coalesce(join_eui,''), "        \
-	"coalesce(mac_version,''), coalesce(endpoint,''), coalesce(psk_identity,''), created_at, " \
-	"updated_at"
+#define DEVICE_COLUMNS SQ_DEVICE_COLUMNS
 #define SECRET_COLUMNS                                                                       \
 	"id, tenant_id, owner_kind, owner_id, field, format, mk_version, wrapped_dek, ciphertext, " \
 	"created_at"
@@ -142,6 +139,13 @@ static int map_rc(struct sqlite_store *s, int rc, const char *what)
 		log_error("store: %s: %s", what, sqlite3_errmsg(s->pub.db));
 		return IV_ERR_STORE;
 	}
+}
+
+int sq_step_done(struct store *st, sqlite3_stmt *q, const char *what)
+{
+	int r = sq_map_rc(sq_backend(st), sqlite3_step(q), what);
+	sq_done(q);
+	return r;
 }
 
 int sq_map_rc(struct sqlite_backend *b, int rc, const char *what)
@@ -405,7 +409,7 @@ static int sq_user_get(struct store *st, int64_t tenant_id, const char *username
 
 /* ---- devices ---- */
 
-static void bind_text_or_null(sqlite3_stmt *q, int col, const char *text)
+void sq_bind_text_or_null(sqlite3_stmt *q, int col, const char *text)
 {
 	if (text == NULL || text[0] == '\0')
 		sqlite3_bind_null(q, col);
@@ -425,11 +429,11 @@ static int sq_device_insert(struct store *st, struct device_record *d)
 	sqlite3_bind_text(q, 2, d->kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 3, d->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 4, d->tags, -1, SQLITE_STATIC);
-	bind_text_or_null(q, 5, d->dev_eui);
-	bind_text_or_null(q, 6, d->join_eui);
-	bind_text_or_null(q, 7, d->mac_version);
-	bind_text_or_null(q, 8, d->endpoint);
-	bind_text_or_null(q, 9, d->psk_identity);
+	sq_bind_text_or_null(q, 5, d->dev_eui);
+	sq_bind_text_or_null(q, 6, d->join_eui);
+	sq_bind_text_or_null(q, 7, d->mac_version);
+	sq_bind_text_or_null(q, 8, d->endpoint);
+	sq_bind_text_or_null(q, 9, d->psk_identity);
 	sqlite3_bind_int64(q, 10, d->created_at);
 	r = map_rc(s, sqlite3_step(q), "device_insert");
 	if (r == 0)
@@ -438,7 +442,7 @@ static int sq_device_insert(struct store *st, struct device_record *d)
 	return r;
 }
 
-static int read_device(sqlite3_stmt *q, struct device_record *d)
+int sq_read_device(sqlite3_stmt *q, struct device_record *d)
 {
 	int r;
 	memset(d, 0, sizeof(*d));
@@ -482,7 +486,7 @@ static int sq_device_get(struct store *st, int64_t tenant_id, const struct devic
 	sqlite3_bind_int64(q, 1, tenant_id);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW)
-		r = read_device(q, out);
+		r = sq_read_device(q, out);
 	else
 		r = rc == SQLITE_DONE ? IV_ERR_NOT_FOUND : map_rc(s, rc, "device_get");
 	done(q);
@@ -502,13 +506,13 @@ static int sq_device_list(struct store *st, int64_t tenant_id, const struct devi
 	sqlite3_bind_int64(q, 2, after_id);
 	sqlite3_bind_int(q, 3, limit);
 	if (filter != NULL) {
-		bind_text_or_null(q, 4, filter->kind);
-		bind_text_or_null(q, 5, filter->tag);
-		bind_text_or_null(q, 6, filter->name_contains);
-		bind_text_or_null(q, 7, filter->join_eui);
+		sq_bind_text_or_null(q, 4, filter->kind);
+		sq_bind_text_or_null(q, 5, filter->tag);
+		sq_bind_text_or_null(q, 6, filter->name_contains);
+		sq_bind_text_or_null(q, 7, filter->join_eui);
 	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if ((r = read_device(q, &d)) != 0 || (r = cb(ctx, &d)) != 0)
+		if ((r = sq_read_device(q, &d)) != 0 || (r = cb(ctx, &d)) != 0)
 			break;
 	}
 	if (r == 0 && rc != SQLITE_DONE)
@@ -528,7 +532,7 @@ static int sq_device_update(struct store *st, const struct device_record *d)
 	sqlite3_bind_int64(q, 2, d->id);
 	sqlite3_bind_text(q, 3, d->name, -1, SQLITE_STATIC);
 	sqlite3_bind_text(q, 4, d->tags, -1, SQLITE_STATIC);
-	bind_text_or_null(q, 5, d->join_eui);
+	sq_bind_text_or_null(q, 5, d->join_eui);
 	sqlite3_bind_int64(q, 6, store_now_ms());
 	r = map_rc(s, sqlite3_step(q), "device_update");
 	if (r == 0 && sqlite3_changes(s->pub.db) == 0)
@@ -852,7 +856,7 @@ static int sq_audit_list_tenant(struct store *st, int64_t tenant_id, int64_t aft
 	sqlite3_bind_int64(q, 1, tenant_id);
 	sqlite3_bind_int64(q, 2, after);
 	sqlite3_bind_int(q, 3, limit);
-	bind_text_or_null(q, 4, action);
+	sq_bind_text_or_null(q, 4, action);
 	return run_audit_query(s, q, cb, ctx);
 }
 
