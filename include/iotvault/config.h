@@ -95,6 +95,7 @@ struct config {
 	int lwm2m_dm_lifetime_s;      /* lifetime the bootstrap writes into the Server object */
 	char *lwm2m_dm_server_uri;    /* DM server URI the bootstrap writes */
 	int lwm2m_short_server_id;
+	int lwm2m_rebootstrap_after_s; /* re-bootstrap older active DM credentials; 0 = off */
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */

@@ -140,6 +140,7 @@ extern const struct route ingest_routes[];
 extern const struct route uplink_routes[];
 extern const struct route downlink_routes[];
 extern const struct route export_routes[];
+extern const struct route lwm2m_rebootstrap_routes[];
 extern const struct route lwm2m_routes[];
 extern const struct route peer_routes[];
 

@@ -197,6 +197,7 @@ static const struct key_spec key_specs[] = {
 	{"lwm2m", "dm_lifetime_s", V_INT, OFF(lwm2m_dm_lifetime_s), 1, 365 * 86400},
 	{"lwm2m", "dm_server_uri", V_STR, OFF(lwm2m_dm_server_uri), 0, 0},
 	{"lwm2m", "short_server_id", V_INT, OFF(lwm2m_short_server_id), 1, 65534},
+	{"lwm2m", "rebootstrap_after_s", V_INT, OFF(lwm2m_rebootstrap_after_s), 0, 365 * 86400},
 };
 
 static int fail(struct parse_state *st, int lineno, const char *section, const char *name,

@@ -12,6 +12,7 @@ static const struct route *const tables[] = {
 	ingest_routes, uplink_routes, downlink_routes,
 	webhook_routes,
 	hygiene_routes,
+	lwm2m_rebootstrap_routes, /* before lwm2m_routes: /lwm2m/{obj} */
 	lwm2m_routes,
 	peer_routes,
 };

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "iotvault/lwm2m.h"
+#include "iotvault/lwm2m_query.h"
 #include "iotvault/secmem.h"
 #include "iotvault/store_lwm2m.h"
 #include "iotvault/vault_lwm2m.h"
@@ -78,12 +79,6 @@ void lwm2m_security_event(struct lwm2m_server *srv, int64_t tenant_id, const cha
 			  const char *source, const char *subject, const char *detail);
 /* The audit actor of the server acting for a client at SOURCE. */
 struct audit_actor lwm2m_actor(const char *source);
-/* The value of query parameter NAME in QUERY ("a=1&b&c=3"): 1 with *VALUE
- * (NUL-terminated copy in BUF, CAP bytes; "" for a bare name) when present
- * once, 0 when absent, IV_ERR_INVALID when repeated or too long. */
-int lwm2m_query_param(const coap_string_t *query, const char *name, char *buf, size_t cap) IV_WUR;
-/* True for [A-Za-z0-9._:@+-]{1,MAX}: endpoint names and PSK identities. */
-int lwm2m_ident_ok(const char *s, size_t len, size_t max);
 
 /* bootstrap.c */
 void lwm2m_bootstrap_handle_request(coap_resource_t *resource, coap_session_t *session,

@@ -30,47 +30,6 @@ static int64_t now_ms(void)
 	return store_now_ms();
 }
 
-int lwm2m_ident_ok(const char *s, size_t len, size_t max)
-{
-	if (len == 0 || len > max)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      (c != '\0' && strchr("._:@+-", c) != NULL)))
-			return 0;
-	}
-	return 1;
-}
-
-int lwm2m_query_param(const coap_string_t *query, const char *name, char *buf, size_t cap)
-{
-	size_t nlen = strlen(name), i = 0;
-	int found = 0;
-
-	buf[0] = '\0';
-	if (query == NULL)
-		return 0;
-	while (i <= query->length) {
-		size_t j = i;
-		while (j < query->length && query->s[j] != '&')
-			j++;
-		/* one parameter in [i, j) */
-		const char *p = (const char *)query->s + i;
-		size_t plen = j - i;
-		if (plen >= nlen && strncmp(p, name, nlen) == 0 && (plen == nlen || p[nlen] == '=')) {
-			size_t vlen = plen == nlen ? 0 : plen - nlen - 1;
-			if (found || vlen >= cap)
-				return IV_ERR_INVALID;
-			memcpy(buf, p + (plen == nlen ? nlen : nlen + 1), vlen);
-			buf[vlen] = '\0';
-			found = 1;
-		}
-		i = j + 1;
-	}
-	return found;
-}
-
 struct audit_actor lwm2m_actor(const char *source)
 {
 	return (struct audit_actor){"system", "lwm2m", source && source[0] ? source : "udp"};

@@ -20,6 +20,9 @@
  *                        the server's requests on /3/0 until SIGTERM; prints
  *                        "wrote /3/0/13 V (FORMAT)" and "executed /3/0/4".
  *                        SIGUSR1 makes it stop answering (a device gone quiet).
+ *                        Execute /1/0/9 (Bootstrap-Request Trigger) is answered
+ *                        2.04, printed "executed /1/0/9", and ends serve (exit
+ *                        0): the caller then bootstraps and serves again.
  * The key file holds the PSK as hex; the key is never printed. Exit status:
  * 0 for a 2.xx answer, 4 for another answer (its code is printed), 3 when
  * nothing came back (handshake refused, timeout), 2 for usage errors. */
@@ -206,6 +209,7 @@ static int tlv_apply(unsigned obj, const uint8_t *data, size_t len)
 #define CF_SENML_CBOR 112
 
 static volatile sig_atomic_t muted, stopping;
+static int bootstrap_asked;
 static long long dev_time = 1700000000; /* /3/0/13 Current Time, writable */
 static const char *const dev_strings[] = {"iotvault test", "lwm2m_client", "SN-0001", "1.2.3"};
 #define DEV_BATTERY 87 /* /3/0/9 */
@@ -502,6 +506,17 @@ static void hnd_device(coap_resource_t *res, coap_session_t *s, const coap_pdu_t
 	}
 }
 
+/* POST /1/0/9: the server wants a new bootstrap; serve returns once the
+ * answer is out */
+static void hnd_bootstrap_trigger(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+				  const coap_string_t *q, coap_pdu_t *resp)
+{
+	(void)res, (void)s, (void)req, (void)q;
+	printf("executed /1/0/9\n");
+	bootstrap_asked = 1;
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+}
+
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
@@ -766,6 +781,11 @@ static void serve_device_object(void)
 		coap_register_handler(r, COAP_REQUEST_DELETE, hnd_device);
 		coap_add_resource(ctx, r);
 	}
+	{
+		coap_resource_t *r = coap_resource_init(coap_make_str_const("1/0/9"), 0);
+		coap_register_handler(r, COAP_REQUEST_POST, hnd_bootstrap_trigger);
+		coap_add_resource(ctx, r);
+	}
 }
 
 static int cmd_serve(coap_session_t *s, char **args)
@@ -791,12 +811,14 @@ static int cmd_serve(coap_session_t *s, char **args)
 	if (rc != 0)
 		return rc;
 	/* a muted device processes nothing: requests go unanswered */
-	while (!stopping && !dtls_failed) {
+	while (!stopping && !dtls_failed && !bootstrap_asked) {
 		if (muted)
 			usleep(100000);
 		else
 			coap_io_process(ctx, 100);
 	}
+	if (bootstrap_asked) /* the 2.04 was sent with the handler's return */
+		coap_io_process(ctx, 100);
 	return 0;
 }
 

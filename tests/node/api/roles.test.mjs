@@ -128,6 +128,7 @@ const calls = {
 	readLwm2mResource: { req: async () => ['GET', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0/0`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0/0` },
 	writeLwm2mResource: { req: async () => ['PUT', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0/13`, lwm2mWrite('/3/0/13')], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0/13`, otherBody: lwm2mWrite('/3/0/13') },
 	executeLwm2mResource: { req: async () => ['POST', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0/4/execute`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0/4/execute` },
+	rebootstrapLwm2mDevice: { req: async () => ['POST', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/rebootstrap`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/rebootstrap` },
 	listWebhooks: { req: async () => ['GET', '/api/v1/webhooks'] },
 	createWebhook: { req: async () => ['POST', '/api/v1/webhooks', { url: `https://hooks.example.com/${randHex(4)}` }] },
 	deleteWebhook: { req: async () => ['DELETE', `/api/v1/webhooks/${(await admin.post('/api/v1/webhooks', { url: 'https://hooks.example.com/d' })).body.id}`] },
