@@ -95,6 +95,11 @@ struct config {
 	int lwm2m_dm_lifetime_s;      /* lifetime the bootstrap writes into the Server object */
 	char *lwm2m_dm_server_uri;    /* DM server URI the bootstrap writes */
 	int lwm2m_short_server_id;
+	/* firmware update (object 5), docs/lwm2m.md */
+	long lwm2m_firmware_max_bytes;      /* largest image accepted by upload */
+	int lwm2m_firmware_token_ttl_s;     /* life of a pull download token */
+	int lwm2m_firmware_poll_interval_ms; /* how often a job reads /5/0/3 and /5/0/5 */
+	int lwm2m_firmware_job_timeout_s;   /* a job not finished by then is timed_out */
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */
