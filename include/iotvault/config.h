@@ -96,6 +96,11 @@ struct config {
 	char *lwm2m_dm_server_uri;    /* DM server URI the bootstrap writes */
 	int lwm2m_short_server_id;
 	int lwm2m_rebootstrap_after_s; /* re-bootstrap older active DM credentials; 0 = off */
+	/* firmware update (object 5), docs/lwm2m.md */
+	long lwm2m_firmware_max_bytes;      /* largest image accepted by upload */
+	int lwm2m_firmware_token_ttl_s;     /* life of a pull download token */
+	int lwm2m_firmware_poll_interval_ms; /* how often a job reads /5/0/3 and /5/0/5 */
+	int lwm2m_firmware_job_timeout_s;   /* a job not finished by then is timed_out */
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */

@@ -194,6 +194,8 @@ struct store_ops {
 	const struct store_lwm2m_ops *lwm2m; /* LwM2M server (include/iotvault/store_lwm2m.h) */
 	/* re-bootstrap scheduler (include/iotvault/store_lwm2m_rebootstrap.h) */
 	const struct store_lwm2m_rebootstrap_ops *lwm2m_rebootstrap;
+	/* LwM2M firmware images and update jobs (include/iotvault/store_lwm2m_firmware.h) */
+	const struct store_lwm2m_firmware_ops *lwm2m_firmware;
 };
 
 struct store {

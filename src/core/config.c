@@ -54,6 +54,10 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	cfg->lwm2m_lifetime_max_s = 30 * 86400;
 	cfg->lwm2m_dm_lifetime_s = 86400;
 	cfg->lwm2m_short_server_id = 1;
+	cfg->lwm2m_firmware_max_bytes = 1024L * 1024;
+	cfg->lwm2m_firmware_token_ttl_s = 600;
+	cfg->lwm2m_firmware_poll_interval_ms = 1000;
+	cfg->lwm2m_firmware_job_timeout_s = 1800;
 	if (set_str(&cfg->data_dir, data_dir) || set_str(&cfg->db_path, "iotvault.db") ||
 	    set_str(&cfg->mk_key_dir, "keys") || set_str(&cfg->passphrase_env, "IOTVAULT_PASSPHRASE") ||
 	    set_str(&cfg->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so") ||
@@ -198,6 +202,10 @@ static const struct key_spec key_specs[] = {
 	{"lwm2m", "dm_server_uri", V_STR, OFF(lwm2m_dm_server_uri), 0, 0},
 	{"lwm2m", "short_server_id", V_INT, OFF(lwm2m_short_server_id), 1, 65534},
 	{"lwm2m", "rebootstrap_after_s", V_INT, OFF(lwm2m_rebootstrap_after_s), 0, 365 * 86400},
+	{"lwm2m", "firmware_max_bytes", V_LONG, OFF(lwm2m_firmware_max_bytes), 1024, 64L * 1024 * 1024},
+	{"lwm2m", "firmware_token_ttl_s", V_INT, OFF(lwm2m_firmware_token_ttl_s), 10, 86400},
+	{"lwm2m", "firmware_poll_interval_ms", V_INT, OFF(lwm2m_firmware_poll_interval_ms), 200, 60000},
+	{"lwm2m", "firmware_job_timeout_s", V_INT, OFF(lwm2m_firmware_job_timeout_s), 10, 7 * 86400},
 };
 
 static int fail(struct parse_state *st, int lineno, const char *section, const char *name,

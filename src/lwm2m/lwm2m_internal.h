@@ -124,4 +124,16 @@ void lwm2m_dm_on_nack(struct lwm2m_server *srv, coap_session_t *session, const c
 /* SESSION is closing: its requests end without an answer. */
 void lwm2m_dm_session_gone(struct lwm2m_server *srv, coap_session_t *session);
 
+/* firmware.c: firmware update jobs and their download resources */
+/* Marks jobs left running by a previous run failed; jobs may start. */
+void lwm2m_firmware_attach(struct lwm2m_server *srv);
+/* Tells the job threads to end (before the server thread stops). */
+void lwm2m_firmware_stop_jobs(void);
+/* Joins the job threads (after lwm2m_dm_detach). */
+void lwm2m_firmware_detach(struct lwm2m_server *srv);
+/* Frees the download tokens (after the context and its transfers are gone). */
+void lwm2m_firmware_free_tokens(void);
+/* Adds the resources of new download tokens, drops burnt and expired ones. */
+void lwm2m_firmware_run_pending(struct lwm2m_server *srv);
+
 #endif

@@ -371,6 +371,7 @@ static void *server_main(void *arg)
 		/* the last handshake's key is in libcoap's own copy by now */
 		secmem_wipe(srv->psk_slot->data, srv->psk_slot->len);
 		lwm2m_bootstrap_run_pending(srv);
+		lwm2m_firmware_run_pending(srv);
 		lwm2m_dm_run_pending(srv);
 		lwm2m_registration_drop_pending(srv);
 		if (now_ms() >= srv->next_sweep_ms) {
@@ -498,6 +499,7 @@ int lwm2m_server_start(struct service *svc, struct lwm2m_server **out)
 	if (r != 0)
 		goto out;
 	lwm2m_dm_attach(srv);
+	lwm2m_firmware_attach(srv);
 	if (pthread_create(&srv->thread, NULL, server_main, srv) != 0) {
 		r = IV_ERR_INTERNAL;
 		goto out;
@@ -516,17 +518,20 @@ void lwm2m_server_stop(struct lwm2m_server *srv)
 {
 	if (srv == NULL)
 		return;
+	lwm2m_firmware_stop_jobs();
 	if (srv->thread_started) {
 		atomic_store(&srv->stop, 1);
 		pthread_join(srv->thread, NULL);
 	}
 	lwm2m_dm_detach(srv);
+	lwm2m_firmware_detach(srv);
 	if (srv->ctx != NULL) {
 		/* coap_free_context() ends the sessions: SERVER_SESSION_DEL frees ours */
 		coap_free_context(srv->ctx);
 		srv->ctx = NULL;
 		coap_cleanup();
 	}
+	lwm2m_firmware_free_tokens();
 	lwm2m_registration_drop_pending(srv);
 	secbuf_free(srv->psk_slot);
 	free(srv);
