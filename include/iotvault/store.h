@@ -112,6 +112,7 @@ struct store_auth_ops;
 struct store_lorawan_ops;
 struct store_outbox_ops;
 struct store_hygiene_ops;
+struct store_lwm2m_observe_ops;
 
 typedef int (*store_device_cb)(void *ctx, const struct device_record *dev);
 typedef int (*store_secret_cb)(void *ctx, const struct secret_record *sec);
@@ -191,6 +192,8 @@ struct store_ops {
 	/* key hygiene: fingerprints, findings, report (include/iotvault/store_hygiene.h) */
 	const struct store_hygiene_ops *hygiene;
 	const struct store_lwm2m_ops *lwm2m; /* LwM2M server (include/iotvault/store_lwm2m.h) */
+	/* observations and notifications (include/iotvault/store_lwm2m_observe.h) */
+	const struct store_lwm2m_observe_ops *lwm2m_observe;
 };
 
 struct store {
