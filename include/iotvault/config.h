@@ -95,6 +95,8 @@ struct config {
 	int lwm2m_dm_lifetime_s;      /* lifetime the bootstrap writes into the Server object */
 	char *lwm2m_dm_server_uri;    /* DM server URI the bootstrap writes */
 	int lwm2m_short_server_id;
+	int lwm2m_dm_timeout_ms;      /* how long a DM request waits for the device (docs/lwm2m.md) */
+	int lwm2m_observe_retention_days; /* stored notifications are kept this long */
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */

@@ -54,6 +54,8 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	cfg->lwm2m_lifetime_max_s = 30 * 86400;
 	cfg->lwm2m_dm_lifetime_s = 86400;
 	cfg->lwm2m_short_server_id = 1;
+	cfg->lwm2m_dm_timeout_ms = 10000;
+	cfg->lwm2m_observe_retention_days = 30;
 	if (set_str(&cfg->data_dir, data_dir) || set_str(&cfg->db_path, "iotvault.db") ||
 	    set_str(&cfg->mk_key_dir, "keys") || set_str(&cfg->passphrase_env, "IOTVAULT_PASSPHRASE") ||
 	    set_str(&cfg->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so") ||
@@ -197,6 +199,8 @@ static const struct key_spec key_specs[] = {
 	{"lwm2m", "dm_lifetime_s", V_INT, OFF(lwm2m_dm_lifetime_s), 1, 365 * 86400},
 	{"lwm2m", "dm_server_uri", V_STR, OFF(lwm2m_dm_server_uri), 0, 0},
 	{"lwm2m", "short_server_id", V_INT, OFF(lwm2m_short_server_id), 1, 65534},
+	{"lwm2m", "dm_timeout_ms", V_INT, OFF(lwm2m_dm_timeout_ms), 100, 120000},
+	{"lwm2m", "observe_retention_days", V_INT, OFF(lwm2m_observe_retention_days), 1, 3650},
 };
 
 static int fail(struct parse_state *st, int lineno, const char *section, const char *name,

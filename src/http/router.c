@@ -12,6 +12,7 @@ static const struct route *const tables[] = {
 	ingest_routes, uplink_routes, downlink_routes,
 	webhook_routes,
 	hygiene_routes,
+	lwm2m_observe_routes, /* before lwm2m_routes: literal segments over {ids} */
 	lwm2m_routes,
 	peer_routes,
 };

@@ -60,6 +60,7 @@ struct lwm2m_server {
 	struct lwm2m_session *sessions; /* every session with state, for DM requests */
 	struct lwm2m_drop *drops;
 	int64_t next_sweep_ms;
+	int64_t next_observe_purge_ms;
 };
 
 /* The session state of SESSION, created on first use; NULL when out of memory. */
@@ -128,5 +129,24 @@ int lwm2m_dm_on_response(struct lwm2m_server *srv, coap_session_t *session,
 void lwm2m_dm_on_nack(struct lwm2m_server *srv, coap_session_t *session, const coap_pdu_t *sent);
 /* SESSION is closing: its requests end without an answer. */
 void lwm2m_dm_session_gone(struct lwm2m_server *srv, coap_session_t *session);
+
+/* observe.c */
+struct lwm2m_dm_request;
+/* REQ (an Observe) was answered 2.05 with Observe on SESSION: stores the
+ * observation and the answer as its first notification. Takes the service
+ * lock. */
+int lwm2m_observe_started(struct lwm2m_server *srv, coap_session_t *session,
+			  const struct lwm2m_dm_request *req, const uint8_t *token,
+			  size_t token_len, const coap_pdu_t *received,
+			  int64_t *observation_id) IV_WUR;
+/* A response that answers no request of ours: 1 when it belongs to an
+ * observation (stored, or dropped as stale or undecodable), 0 for an
+ * unknown token (the caller answers RST). Takes the service lock. */
+int lwm2m_observe_on_notification(struct lwm2m_server *srv, coap_session_t *session,
+				  const coap_pdu_t *received);
+/* LS is closing: its observations end. Takes the service lock. */
+void lwm2m_observe_session_gone(struct lwm2m_server *srv, struct lwm2m_session *ls);
+/* Deletes notifications past their retention (at most once a minute). */
+void lwm2m_observe_purge(struct lwm2m_server *srv);
 
 #endif
