@@ -97,6 +97,7 @@ struct config {
 	int lwm2m_short_server_id;
 	int lwm2m_dm_timeout_ms;      /* how long a DM request waits for the device (docs/lwm2m.md) */
 	int lwm2m_observe_retention_days; /* stored notifications are kept this long */
+	int lwm2m_queue_awake_ms;     /* a queue-mode device counts as awake this long after it was heard */
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */

@@ -73,6 +73,22 @@ struct lwm2m_dm_response {
 int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp) IV_WUR;
 void lwm2m_dm_response_clear(struct lwm2m_dm_response *resp);
 
+/* "read", "write (replace)", ... for logs and audit details. */
+const char *lwm2m_dm_method_name(enum lwm2m_dm_method m);
+/* The audit action of M ("lwm2m.write", ...); NULL for reads and discovers,
+ * which change nothing and are not audited. */
+const char *lwm2m_dm_audit_action(enum lwm2m_dm_method m);
+
+/* ---- queue mode (docs/lwm2m.md) ---- */
+
+/* Pending held requests per device; the API answers 429 queue_full beyond. */
+#define LWM2M_QUEUE_MAX 32
+/* A held request not sent within this is expired. */
+#define LWM2M_QUEUE_EXPIRY_MS (24LL * 3600 * 1000)
+/* Tells the LwM2M server thread that a request was held (it sends held
+ * requests to devices heard from within [lwm2m] queue_awake_ms at once). */
+void lwm2m_queue_kick(void);
+
 /* The type of resource PATH (depth 3 or 4) in the objects the server knows
  * (1 Server, 3 Device); LWM2M_TYPE_NONE otherwise. Usable as an
  * lwm2m_type_fn (ARG unused). */

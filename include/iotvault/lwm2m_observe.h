@@ -14,6 +14,10 @@
 #define LWM2M_NOTIFY_EVENT "notify"
 /* observations per device; the API answers 409 refused beyond */
 #define LWM2M_OBSERVATIONS_MAX 32
+/* [{"path": "/3/0", "attributes": {"pmin": 10, "obs": null, "rt": "x"}}, ...]:
+ * plain decimal values as numbers. NULL when out of memory. */
+json_t *lwm2m_links_to_json(const struct lwm2m_links *links);
+
 /* RFC 7641 section 3.4: a notification older than this is fresh whatever
  * its sequence number */
 #define LWM2M_OBSERVE_STALE_MS 128000
@@ -21,6 +25,10 @@
 /* [{"path", "type", "value"}, ...]; opaque values as base64, object links
  * as "obj:inst". NULL when out of memory. */
 json_t *lwm2m_records_to_json(const struct lwm2m_records *recs);
+
+/* [{"path": "/3/0", "attributes": {"pmin": 10, "obs": null, "rt": "x"}}, ...]:
+ * plain decimal values as numbers. NULL when out of memory. */
+json_t *lwm2m_links_to_json(const struct lwm2m_links *links);
 
 /* RFC 7641 section 3.4: 1 when a notification with Observe value SEQ
  * (24 bits) received at NOW_MS is newer than the last one (LAST_SEQ at

@@ -115,40 +115,6 @@ static struct audit_actor dm_actor(const struct http_request *req)
 				    req->who.name, req->source};
 }
 
-static const char *dm_method_name(enum lwm2m_dm_method m)
-{
-	switch (m) {
-	case LWM2M_DM_READ: return "read";
-	case LWM2M_DM_WRITE_REPLACE: return "write (replace)";
-	case LWM2M_DM_WRITE_UPDATE: return "write (partial update)";
-	case LWM2M_DM_EXECUTE: return "execute";
-	case LWM2M_DM_CREATE: return "create";
-	case LWM2M_DM_DELETE: return "delete";
-	case LWM2M_DM_DISCOVER: return "discover";
-	case LWM2M_DM_WRITE_ATTRIBUTES: return "write-attributes";
-	case LWM2M_DM_OBSERVE: return "observe";
-	case LWM2M_DM_CANCEL_OBSERVE: return "cancel observation";
-	}
-	return "?";
-}
-
-static const char *dm_audit_action(enum lwm2m_dm_method m)
-{
-	switch (m) {
-	case LWM2M_DM_WRITE_REPLACE:
-	case LWM2M_DM_WRITE_UPDATE: return "lwm2m.write";
-	case LWM2M_DM_EXECUTE: return "lwm2m.execute";
-	case LWM2M_DM_CREATE: return "lwm2m.create";
-	case LWM2M_DM_DELETE: return "lwm2m.delete";
-	case LWM2M_DM_WRITE_ATTRIBUTES: return "lwm2m.write_attributes";
-	case LWM2M_DM_OBSERVE: return "lwm2m.observe";
-	case LWM2M_DM_CANCEL_OBSERVE: return "lwm2m.observe.cancel";
-	case LWM2M_DM_READ:
-	case LWM2M_DM_DISCOVER: break;
-	}
-	return NULL;
-}
-
 /* The LwM2M path of the route's {obj}/{inst}/{res} parameters. */
 static int dm_path(const struct http_request *req, struct http_reply *rep, struct lwm2m_path *out)
 {
@@ -395,9 +361,9 @@ int lwm2m_http_dm_audit(struct http_request *req, const struct device_record *de
 	if (lwm2m_path_format(path, ptext, sizeof(ptext)) != 0)
 		return IV_ERR_INTERNAL;
 	snprintf(object, sizeof(object), "device:%lld", (long long)dev->id);
-	snprintf(detail, sizeof(detail), "%s %s%s%s", dm_method_name(m), ptext,
+	snprintf(detail, sizeof(detail), "%s %s%s%s", lwm2m_dm_method_name(m), ptext,
 		 result != NULL ? ": " : "", result != NULL ? result : "");
-	ev = (struct audit_event){dev->tenant_id, dm_audit_action(m), object, outcome, detail};
+	ev = (struct audit_event){dev->tenant_id, lwm2m_dm_audit_action(m), object, outcome, detail};
 	return audit_append_now(req->svc->v, &actor, &ev);
 }
 
@@ -477,7 +443,7 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 	uint8_t *payload = NULL;
 	char args[256], query[LWM2M_DM_QUERY_MAX + 1] = "";
 	size_t len = 0;
-	int tlv, audited = 0, r;
+	int tlv, audited = 0, held = 0, r;
 
 	if ((r = dm_path(req, rep, &path)) != 0 || (r = dm_policy(m, &path, rep)) != 0)
 		return r;
@@ -497,8 +463,13 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 	r = dm_lookup(req, rep, &dev, &reg);
 	if (r == 0 && m == LWM2M_DM_OBSERVE)
 		r = lwm2m_http_observe_limit(req, rep, dev.id);
+	/* a sleeping device's requests are held (observations are not) */
+	if (r == 0 && reg.queue_mode && m != LWM2M_DM_OBSERVE) {
+		held = 1;
+		r = lwm2m_http_queue_limit(req, rep, dev.id);
+	}
 	/* audited before it is sent: no record, no change */
-	if (r == 0 && dm_audit_action(m) != NULL && (r = lwm2m_http_dm_audit(req, &dev, m, &path, "started", NULL)) == 0)
+	if (r == 0 && lwm2m_dm_audit_action(m) != NULL && (r = lwm2m_http_dm_audit(req, &dev, m, &path, "started", NULL)) == 0)
 		audited = 1;
 	service_unlock(req->svc);
 	if (r != 0)
@@ -537,6 +508,12 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 		dmr.payload_len = len;
 	}
 
+	if (held) {
+		/* the server thread audits the outcome when the device answered */
+		if ((r = lwm2m_http_hold(req, rep, &dev, &dmr)) == 0)
+			audited = 0;
+		goto out;
+	}
 	r = lwm2m_dm_send(&dmr, &resp);
 	if (r == IV_ERR_DEVICE_TIMEOUT)
 		rep->error_message = "the device did not answer in time";
@@ -587,7 +564,7 @@ out:
 		ra = lwm2m_http_dm_audit(req, &dev, m, &path, r == 0 ? "success" : "failure", result);
 		service_unlock(req->svc);
 		if (ra != 0)
-			log_error("lwm2m: the outcome of a DM %s could not be audited", dm_method_name(m));
+			log_error("lwm2m: the outcome of a DM %s could not be audited", lwm2m_dm_method_name(m));
 	}
 	lwm2m_dm_response_clear(&resp);
 	lwm2m_records_free(recs);

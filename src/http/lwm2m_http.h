@@ -34,4 +34,14 @@ int lwm2m_http_discover_reply(const struct lwm2m_dm_response *resp, struct http_
 int lwm2m_http_observe_reply(struct http_request *req, const struct device_record *dev,
 			     const struct lwm2m_dm_response *resp, struct http_reply *rep) IV_WUR;
 
+/* lwm2m_queue.c */
+/* 429 queue_full when device DEVICE_ID has LWM2M_QUEUE_MAX held requests
+ * (under the service lock). */
+int lwm2m_http_queue_limit(struct http_request *req, struct http_reply *rep,
+			   int64_t device_id) IV_WUR;
+/* Holds DMR for the queue-mode device DEV: 202 {"request": {...}}. Takes the
+ * service lock. */
+int lwm2m_http_hold(struct http_request *req, struct http_reply *rep,
+		    const struct device_record *dev, const struct lwm2m_dm_request *dmr) IV_WUR;
+
 #endif

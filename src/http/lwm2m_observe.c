@@ -145,24 +145,6 @@ int lwm2m_http_observe_limit(struct http_request *req, struct http_reply *rep, i
 	return r;
 }
 
-/* A link attribute value: a JSON number when it is a plain decimal. */
-static json_t *attr_value(const struct lwm2m_link_attr *a)
-{
-	char *end = NULL;
-	double d;
-	if (a->value == NULL)
-		return json_null();
-	if (!a->quoted && a->value[0] != '\0') {
-		long long i = strtoll(a->value, &end, 10);
-		if (*end == '\0')
-			return json_integer(i);
-		d = strtod(a->value, &end);
-		if (*end == '\0' && isfinite(d))
-			return json_real(d);
-	}
-	return json_string(a->value);
-}
-
 int lwm2m_http_discover_reply(const struct lwm2m_dm_response *resp, struct http_reply *rep)
 {
 	struct lwm2m_links *links = lwm2m_links_new();
@@ -178,17 +160,10 @@ int lwm2m_http_discover_reply(const struct lwm2m_dm_response *resp, struct http_
 		rep->error_message = "the device's answer is not valid link-format";
 		return IV_ERR_DEVICE_ERROR;
 	}
-	list = json_array();
-	for (size_t i = 0; i < lwm2m_links_count(links); i++) {
-		const struct lwm2m_link *l = lwm2m_links_get(links, i);
-		json_t *o = json_object(), *attrs = json_object();
-		for (size_t k = 0; k < l->attr_count; k++)
-			json_object_set_new(attrs, l->attrs[k].name, attr_value(&l->attrs[k]));
-		json_object_set_new(o, "path", json_string(l->uri));
-		json_object_set_new(o, "attributes", attrs);
-		json_array_append_new(list, o);
-	}
+	list = lwm2m_links_to_json(links);
 	lwm2m_links_free(links);
+	if (list == NULL)
+		return IV_ERR_NOMEM;
 	rep->body = json_object();
 	json_object_set_new(rep->body, "links", list);
 	return 0;

@@ -33,6 +33,7 @@ struct dm_pending {
 	int answered;  /* DONE with the device's answer in RESP */
 	int unreachable; /* DONE unsent: no session with the device */
 	int observing;   /* OBSERVE: the observation has been stored */
+	int64_t held_id; /* a held request's row: no caller waits; see lwm2m_dm_held_pop() */
 	coap_session_t *session;
 	uint8_t token[8];
 	size_t token_len;
@@ -45,6 +46,7 @@ struct dm_pending {
 static pthread_mutex_t dm_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct lwm2m_server *dm_server; /* the running server, if any */
 static struct dm_pending *dm_list;
+static struct dm_pending *dm_held_done; /* finished held requests, for the queue */
 
 void lwm2m_dm_response_clear(struct lwm2m_dm_response *resp)
 {
@@ -84,6 +86,14 @@ static void unlink_pending(struct dm_pending *p)
 /* Under dm_mutex: hands P to its caller, or frees it when the caller left. */
 static void complete(struct dm_pending *p, int answered)
 {
+	if (p->held_id != 0) {
+		unlink_pending(p);
+		p->state = DM_DONE;
+		p->answered = answered;
+		p->next = dm_held_done;
+		dm_held_done = p;
+		return;
+	}
 	if (p->abandoned) {
 		unlink_pending(p);
 		pending_free(p);
@@ -112,6 +122,11 @@ void lwm2m_dm_detach(struct lwm2m_server *srv)
 			if (p->state != DM_DONE)
 				complete(p, 0);
 		}
+		/* their rows stay "sent"; the next start marks them failed */
+		while ((p = dm_held_done) != NULL) {
+			dm_held_done = p->next;
+			pending_free(p);
+		}
 	}
 	pthread_mutex_unlock(&dm_mutex);
 }
@@ -123,23 +138,18 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp)
+/* A pending copy of REQ (its payload copied too); NULL when out of memory. */
+static struct dm_pending *pending_new(const struct lwm2m_dm_request *req)
 {
 	struct dm_pending *p;
 	pthread_condattr_t attr;
-	struct timespec deadline;
-	int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : LWM2M_DM_TIMEOUT_MS, r;
-
-	memset(resp, 0, sizeof(*resp));
-	if (req->payload_len > LWM2M_DM_REQUEST_MAX)
-		return IV_ERR_TOO_LARGE;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return IV_ERR_NOMEM;
+		return NULL;
 	p->req = *req;
 	if (req->payload_len > 0) {
 		if ((p->payload = malloc(req->payload_len)) == NULL) { /* lint:not-secret */
 			free(p);
-			return IV_ERR_NOMEM;
+			return NULL;
 		}
 		memcpy(p->payload, req->payload, req->payload_len);
 	}
@@ -149,6 +159,20 @@ int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &attr);
 	pthread_condattr_destroy(&attr);
+	return p;
+}
+
+int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp)
+{
+	struct dm_pending *p;
+	struct timespec deadline;
+	int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : LWM2M_DM_TIMEOUT_MS, r;
+
+	memset(resp, 0, sizeof(*resp));
+	if (req->payload_len > LWM2M_DM_REQUEST_MAX)
+		return IV_ERR_TOO_LARGE;
+	if ((p = pending_new(req)) == NULL)
+		return IV_ERR_NOMEM;
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout_ms / 1000;
@@ -187,6 +211,88 @@ int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *
 		r = p->unreachable ? IV_ERR_DEVICE_UNREACHABLE : IV_ERR_DEVICE_TIMEOUT;
 	pending_free(p);
 	return r;
+}
+
+static int send_request(coap_session_t *session, struct dm_pending *p);
+
+int lwm2m_dm_send_held(coap_session_t *session, const struct lwm2m_dm_request *req,
+		       int64_t held_id)
+{
+	struct dm_pending *p;
+	int r;
+	if (req->payload_len > LWM2M_DM_REQUEST_MAX)
+		return IV_ERR_TOO_LARGE;
+	if ((p = pending_new(req)) == NULL)
+		return IV_ERR_NOMEM;
+	p->held_id = held_id;
+	p->state = DM_SENT;
+	p->session = session;
+	if ((r = send_request(session, p)) != 0) {
+		pending_free(p);
+		return r;
+	}
+	/* the answer is read on this thread, after this returns */
+	pthread_mutex_lock(&dm_mutex);
+	p->next = dm_list;
+	dm_list = p;
+	pthread_mutex_unlock(&dm_mutex);
+	return 0;
+}
+
+int lwm2m_dm_held_pop(int64_t *held_id, coap_session_t **session, int *answered,
+		      struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp)
+{
+	struct dm_pending *p;
+	pthread_mutex_lock(&dm_mutex);
+	if ((p = dm_held_done) != NULL)
+		dm_held_done = p->next;
+	pthread_mutex_unlock(&dm_mutex);
+	if (p == NULL)
+		return 0;
+	*held_id = p->held_id;
+	*session = p->session;
+	*answered = p->answered;
+	*req = p->req;
+	req->payload = NULL;
+	req->payload_len = 0;
+	*resp = p->resp;
+	memset(&p->resp, 0, sizeof(p->resp));
+	pending_free(p);
+	return 1;
+}
+
+const char *lwm2m_dm_method_name(enum lwm2m_dm_method m)
+{
+	switch (m) {
+	case LWM2M_DM_READ: return "read";
+	case LWM2M_DM_WRITE_REPLACE: return "write (replace)";
+	case LWM2M_DM_WRITE_UPDATE: return "write (partial update)";
+	case LWM2M_DM_EXECUTE: return "execute";
+	case LWM2M_DM_CREATE: return "create";
+	case LWM2M_DM_DELETE: return "delete";
+	case LWM2M_DM_DISCOVER: return "discover";
+	case LWM2M_DM_WRITE_ATTRIBUTES: return "write-attributes";
+	case LWM2M_DM_OBSERVE: return "observe";
+	case LWM2M_DM_CANCEL_OBSERVE: return "cancel observation";
+	}
+	return "?";
+}
+
+const char *lwm2m_dm_audit_action(enum lwm2m_dm_method m)
+{
+	switch (m) {
+	case LWM2M_DM_WRITE_REPLACE:
+	case LWM2M_DM_WRITE_UPDATE: return "lwm2m.write";
+	case LWM2M_DM_EXECUTE: return "lwm2m.execute";
+	case LWM2M_DM_CREATE: return "lwm2m.create";
+	case LWM2M_DM_DELETE: return "lwm2m.delete";
+	case LWM2M_DM_WRITE_ATTRIBUTES: return "lwm2m.write_attributes";
+	case LWM2M_DM_OBSERVE: return "lwm2m.observe";
+	case LWM2M_DM_CANCEL_OBSERVE: return "lwm2m.observe.cancel";
+	case LWM2M_DM_READ:
+	case LWM2M_DM_DISCOVER: break;
+	}
+	return NULL;
 }
 
 /* The session DEVICE_ID registered on from ADDRESS: an authenticated DM

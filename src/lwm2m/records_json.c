@@ -3,6 +3,7 @@
  * (notifications it stores and publishes). */
 #include "iotvault/lwm2m_observe.h"
 
+#include <math.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,41 @@ json_t *lwm2m_records_to_json(const struct lwm2m_records *recs)
 		json_object_set_new(o, "path", json_string(ptext));
 		json_object_set_new(o, "type", json_string(lwm2m_type_name(rec->value.type)));
 		json_object_set_new(o, "value", v);
+		json_array_append_new(list, o);
+	}
+	return list;
+}
+
+/* A link attribute value: a JSON number when it is a plain decimal. */
+static json_t *attr_value(const struct lwm2m_link_attr *a)
+{
+	char *end = NULL;
+	double d;
+	if (a->value == NULL)
+		return json_null();
+	if (!a->quoted && a->value[0] != '\0') {
+		long long i = strtoll(a->value, &end, 10);
+		if (*end == '\0')
+			return json_integer(i);
+		d = strtod(a->value, &end);
+		if (*end == '\0' && isfinite(d))
+			return json_real(d);
+	}
+	return json_string(a->value);
+}
+
+json_t *lwm2m_links_to_json(const struct lwm2m_links *links)
+{
+	json_t *list = json_array();
+	if (list == NULL)
+		return NULL;
+	for (size_t i = 0; i < lwm2m_links_count(links); i++) {
+		const struct lwm2m_link *l = lwm2m_links_get(links, i);
+		json_t *o = json_object(), *attrs = json_object();
+		for (size_t k = 0; k < l->attr_count; k++)
+			json_object_set_new(attrs, l->attrs[k].name, attr_value(&l->attrs[k]));
+		json_object_set_new(o, "path", json_string(l->uri));
+		json_object_set_new(o, "attributes", attrs);
 		json_array_append_new(list, o);
 	}
 	return list;

@@ -417,6 +417,7 @@ static void *server_main(void *arg)
 		secmem_wipe(srv->psk_slot->data, srv->psk_slot->len);
 		lwm2m_bootstrap_run_pending(srv);
 		lwm2m_dm_run_pending(srv);
+		lwm2m_queue_run(srv);
 		lwm2m_registration_drop_pending(srv);
 		if (now_ms() >= srv->next_sweep_ms) {
 			lwm2m_registration_sweep(srv);
@@ -540,6 +541,8 @@ int lwm2m_server_start(struct service *svc, struct lwm2m_server **out)
 		goto out;
 	service_lock(svc);
 	r = lwm2m_registration_restore(srv);
+	if (r == 0)
+		r = lwm2m_queue_restore(srv);
 	service_unlock(svc);
 	if (r != 0)
 		goto out;

@@ -19,7 +19,9 @@
  *                        registers (prints "2.01 /rd/xxxx"), then answers
  *                        the server's requests on /3/0 until SIGTERM; prints
  *                        "wrote /3/0/13 V (FORMAT)" and "executed /3/0/4".
- *                        SIGUSR1 makes it stop answering (a device gone quiet).
+ *                        SIGUSR1 makes it stop answering (a device gone quiet
+ *                        or asleep); a second SIGUSR1 wakes it: it sends a
+ *                        registration update ("woke: 2.04").
  *                        /3/0/9 (battery) is observable: "observed /3/0/9",
  *                        "cancelled /3/0/9"; SIGUSR2 lowers the battery by
  *                        one and notifies ("notify /3/0/9 N"); SIGHUP sends
@@ -635,7 +637,7 @@ static void hnd_device(coap_resource_t *res, coap_session_t *s, const coap_pdu_t
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
-		muted = 1;
+		muted = !muted;
 	else if (sig == SIGUSR2)
 		notify_now = 1;
 	else if (sig == SIGHUP)
@@ -914,7 +916,8 @@ static int cmd_serve(coap_session_t *s, char **args)
 	char ep[160], lt[32], ver[32], b[16];
 	const char *query[] = {ep, lt, ver, b, NULL};
 	struct sigaction sa;
-	int rc;
+	char reg_location[64];
+	int rc, was_muted = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	serve_device_object();
@@ -934,11 +937,20 @@ static int cmd_serve(coap_session_t *s, char **args)
 	print_code();
 	if (rc != 0)
 		return rc;
+	snprintf(reg_location, sizeof(reg_location), "%s", location);
 	/* a muted device processes nothing: requests go unanswered */
 	while (!stopping && !dtls_failed) {
 		if (muted) {
+			was_muted = 1;
 			usleep(100000);
 			continue;
+		}
+		if (was_muted) {
+			/* a queue-mode device waking up tells the server first */
+			was_muted = 0;
+			request(s, COAP_REQUEST_CODE_POST, reg_location, NULL, NULL);
+			printf("woke: ");
+			print_code();
 		}
 		if (notify_now) {
 			notify_now = 0;

@@ -920,6 +920,7 @@ extern const struct store_appserver_ops sqlite_appserver_ops;
 extern const struct store_hygiene_ops sqlite_hygiene_ops;
 extern const struct store_lwm2m_ops sqlite_lwm2m_ops;
 extern const struct store_lwm2m_observe_ops sqlite_lwm2m_observe_ops;
+extern const struct store_lwm2m_queue_ops sqlite_lwm2m_queue_ops;
 
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
@@ -960,6 +961,7 @@ static const struct store_ops sqlite_ops = {
 	.hygiene = &sqlite_hygiene_ops,
 	.lwm2m = &sqlite_lwm2m_ops,
 	.lwm2m_observe = &sqlite_lwm2m_observe_ops,
+	.lwm2m_queue = &sqlite_lwm2m_queue_ops,
 };
 
 static int migrate(struct sqlite_store *s)

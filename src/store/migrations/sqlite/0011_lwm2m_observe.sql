@@ -42,3 +42,33 @@ CREATE TABLE lwm2m_notifications (
 );
 CREATE INDEX lwm2m_notifications_device ON lwm2m_notifications (device_id, id);
 CREATE INDEX lwm2m_notifications_expiry ON lwm2m_notifications (expires_at);
+
+-- Requests held for a device in queue mode until it is next heard from
+-- (registration update, or any exchange on its session), sent in id order.
+-- The API answers 202 with the id; the outcome is polled. payload is the
+-- encoded CoAP payload (never Security-object data: the API refuses those).
+CREATE TABLE lwm2m_held_requests (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id INTEGER NOT NULL,
+  device_id INTEGER NOT NULL REFERENCES devices(id) ON DELETE CASCADE,
+  method INTEGER NOT NULL,             -- enum lwm2m_dm_method
+  path TEXT NOT NULL,
+  accept INTEGER NOT NULL,
+  content_format INTEGER NOT NULL,
+  payload BLOB NOT NULL,
+  query TEXT NOT NULL DEFAULT '',
+  actor_type TEXT NOT NULL,            -- who asked, for the outcome's audit record
+  actor TEXT NOT NULL,
+  source TEXT NOT NULL,
+  -- pending: held; sent: on the way; done: the device answered (any code);
+  -- failed: not answered (session gone, no answer, server restarted);
+  -- expired: never sent within its lifetime
+  state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'done', 'failed', 'expired')),
+  coap_code INTEGER,
+  result TEXT,                         -- JSON: the decoded answer
+  error TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  expires_at INTEGER NOT NULL
+);
+CREATE INDEX lwm2m_held_requests_device ON lwm2m_held_requests (device_id, state, id);
