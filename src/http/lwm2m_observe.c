@@ -59,12 +59,12 @@ int lwm2m_http_attributes_query(const struct http_request *req, struct http_repl
 		for (a = 0; a < ATTRS && strcmp(key, attr_names[a]) != 0; a++)
 			;
 		if (a == ATTRS) {
-			attr_error(rep, key, "unknown_attribute",
+			attr_error(rep, key, "unknown",
 				   "attributes are pmin, pmax, gt, lt, st, epmin and epmax");
 			continue;
 		}
 		if (a >= 2 && a <= 4 && path->depth < 3) {
-			attr_error(rep, key, "attribute_not_applicable",
+			attr_error(rep, key, "invalid",
 				   "gt, lt and st apply to a resource only");
 			continue;
 		}
@@ -73,19 +73,22 @@ int lwm2m_http_attributes_query(const struct http_request *req, struct http_repl
 			continue;
 		}
 		if (a >= 2 && a <= 4) {
-			if (!json_is_number(v) || !isfinite(json_number_value(v)) ||
-			    fabs(json_number_value(v)) >= ATTR_NUMBER_MAX ||
-			    (a == 4 && json_number_value(v) < 0)) {
-				attr_error(rep, key, "invalid_attribute_value",
-					   "gt and lt are numbers, st a number >= 0 (|value| < 1e15), "
-					   "or null to remove");
+			if (!json_is_number(v)) {
+				attr_error(rep, key, "type", "gt, lt and st are numbers, or null to remove");
 				continue;
 			}
-		} else if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-			   json_integer_value(v) > ATTR_PERIOD_MAX) {
-			attr_error(rep, key, "invalid_attribute_value",
-				   "pmin, pmax, epmin and epmax are whole seconds 0..2147483647, or "
-				   "null to remove");
+			if (!isfinite(json_number_value(v)) ||
+			    fabs(json_number_value(v)) >= ATTR_NUMBER_MAX ||
+			    (a == 4 && json_number_value(v) < 0)) {
+				attr_error(rep, key, "range", "|gt|, |lt| < 1e15; 0 <= st < 1e15");
+				continue;
+			}
+		} else if (!json_is_integer(v)) {
+			attr_error(rep, key, "type",
+				   "pmin, pmax, epmin and epmax are whole seconds, or null to remove");
+			continue;
+		} else if (json_integer_value(v) < 0 || json_integer_value(v) > ATTR_PERIOD_MAX) {
+			attr_error(rep, key, "range", "0..2147483647 seconds");
 			continue;
 		}
 		set[a] = 1;
@@ -95,12 +98,12 @@ int lwm2m_http_attributes_query(const struct http_request *req, struct http_repl
 		/* LwM2M 1.1 section 5.1.2: pmax >= pmin, epmax > epmin, lt < gt and
 		 * lt + 2 st < gt */
 		if (set[0] == 1 && set[1] == 1 && num[1] < num[0])
-			attr_error(rep, "pmax", "invalid_attribute_value", "pmax must not be below pmin");
+			attr_error(rep, "pmax", "conflict", "pmax must not be below pmin");
 		if (set[5] == 1 && set[6] == 1 && num[6] <= num[5])
-			attr_error(rep, "epmax", "invalid_attribute_value", "epmax must exceed epmin");
+			attr_error(rep, "epmax", "conflict", "epmax must exceed epmin");
 		if (set[2] == 1 && set[3] == 1 &&
 		    !(num[3] < num[2] && (set[4] != 1 || num[3] + 2 * num[4] < num[2])))
-			attr_error(rep, "lt", "invalid_attribute_value",
+			attr_error(rep, "lt", "conflict",
 				   "lt must be below gt (and lt + 2*st below gt)");
 	}
 	if (rep->field_errors != NULL) {
@@ -421,22 +424,21 @@ static int list_notifications(struct http_request *req, struct http_reply *rep)
 }
 
 #define DM_OPS (ROLE_ADMIN | ROLE_OPERATOR)
-#define LW "/api/v1/devices/{id}/lwm2m"
 
 /* before lwm2m_routes in the router: "discover", "observe", "observations"
  * would otherwise be taken for ids */
 const struct route lwm2m_observe_routes[] = {
-	{"GET", LW "/observations", list_observations, ROLES_ALL, 0},
-	{"DELETE", LW "/observations/{oid}", cancel_observation, DM_OPS, ROUTE_SELF_LOCKING},
-	{"GET", LW "/notifications", list_notifications, ROLES_ALL, 0},
-	{"GET", LW "/{obj}/discover", op_discover, ROLES_ALL, ROUTE_SELF_LOCKING},
-	{"GET", LW "/{obj}/{inst}/discover", op_discover, ROLES_ALL, ROUTE_SELF_LOCKING},
-	{"GET", LW "/{obj}/{inst}/{res}/discover", op_discover, ROLES_ALL, ROUTE_SELF_LOCKING},
-	{"PUT", LW "/{obj}/attributes", op_attributes, DM_OPS, ROUTE_SELF_LOCKING},
-	{"PUT", LW "/{obj}/{inst}/attributes", op_attributes, DM_OPS, ROUTE_SELF_LOCKING},
-	{"PUT", LW "/{obj}/{inst}/{res}/attributes", op_attributes, DM_OPS, ROUTE_SELF_LOCKING},
-	{"POST", LW "/{obj}/observe", op_observe, DM_OPS, ROUTE_SELF_LOCKING},
-	{"POST", LW "/{obj}/{inst}/observe", op_observe, DM_OPS, ROUTE_SELF_LOCKING},
-	{"POST", LW "/{obj}/{inst}/{res}/observe", op_observe, DM_OPS, ROUTE_SELF_LOCKING},
+	{"GET", "/api/v1/devices/{id}/lwm2m/observations", list_observations, ROLES_ALL, 0},
+	{"DELETE", "/api/v1/devices/{id}/lwm2m/observations/{oid}", cancel_observation, DM_OPS, ROUTE_SELF_LOCKING},
+	{"GET", "/api/v1/devices/{id}/lwm2m/notifications", list_notifications, ROLES_ALL, 0},
+	{"GET", "/api/v1/devices/{id}/lwm2m/{obj}/discover", op_discover, ROLES_ALL, ROUTE_SELF_LOCKING},
+	{"GET", "/api/v1/devices/{id}/lwm2m/{obj}/{inst}/discover", op_discover, ROLES_ALL, ROUTE_SELF_LOCKING},
+	{"GET", "/api/v1/devices/{id}/lwm2m/{obj}/{inst}/{res}/discover", op_discover, ROLES_ALL, ROUTE_SELF_LOCKING},
+	{"PUT", "/api/v1/devices/{id}/lwm2m/{obj}/attributes", op_attributes, DM_OPS, ROUTE_SELF_LOCKING},
+	{"PUT", "/api/v1/devices/{id}/lwm2m/{obj}/{inst}/attributes", op_attributes, DM_OPS, ROUTE_SELF_LOCKING},
+	{"PUT", "/api/v1/devices/{id}/lwm2m/{obj}/{inst}/{res}/attributes", op_attributes, DM_OPS, ROUTE_SELF_LOCKING},
+	{"POST", "/api/v1/devices/{id}/lwm2m/{obj}/observe", op_observe, DM_OPS, ROUTE_SELF_LOCKING},
+	{"POST", "/api/v1/devices/{id}/lwm2m/{obj}/{inst}/observe", op_observe, DM_OPS, ROUTE_SELF_LOCKING},
+	{"POST", "/api/v1/devices/{id}/lwm2m/{obj}/{inst}/{res}/observe", op_observe, DM_OPS, ROUTE_SELF_LOCKING},
 	{NULL, NULL, NULL, 0, 0},
 };
