@@ -85,6 +85,8 @@ const char *lwm2m_dm_audit_action(enum lwm2m_dm_method m);
 #define LWM2M_QUEUE_MAX 32
 /* A held request not sent within this is expired. */
 #define LWM2M_QUEUE_EXPIRY_MS (24LL * 3600 * 1000)
+/* A finished held request's outcome can be polled this long. */
+#define LWM2M_QUEUE_KEEP_MS (7LL * 24 * 3600 * 1000)
 /* Tells the LwM2M server thread that a request was held (it sends held
  * requests to devices heard from within [lwm2m] queue_awake_ms at once). */
 void lwm2m_queue_kick(void);

@@ -51,6 +51,9 @@ struct store_lwm2m_queue_ops {
 			   const char *result, const char *error, int64_t now_ms);
 	/* pending past expires_at -> expired; the count or a negative code. */
 	int64_t (*held_expire)(struct store *st, int64_t now_ms);
+	/* Deletes finished (done, failed, expired) requests last changed
+	 * before BEFORE_MS; the count or a negative code. */
+	int64_t (*held_purge)(struct store *st, int64_t before_ms);
 	/* sent -> failed (at start-up: their answers were lost with the
 	 * previous process); the count or a negative code. */
 	int64_t (*held_fail_sent)(struct store *st, const char *error, int64_t now_ms);

@@ -66,6 +66,7 @@ struct lwm2m_server {
 	int64_t next_sweep_ms;
 	int64_t next_observe_purge_ms;
 	int64_t next_queue_sweep_ms;
+	int64_t next_queue_purge_ms;
 };
 
 /* The session state of SESSION, created on first use; NULL when out of memory. */

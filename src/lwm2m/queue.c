@@ -19,6 +19,7 @@
 #include <string.h>
 
 #define SWEEP_MS 1000
+#define PURGE_MS 60000
 
 static atomic_int queue_kicked;
 
@@ -189,6 +190,9 @@ void lwm2m_queue_run(struct lwm2m_server *srv)
 		lwm2m_dm_response_clear(&resp);
 		if (ls != NULL) {
 			ls->held_in_flight = 0;
+			/* an answer is news from the device: it is still awake */
+			if (answered)
+				ls->heard_ms = store_now_ms();
 			lwm2m_queue_kick(); /* the next one of that device */
 		}
 	}
@@ -199,6 +203,11 @@ void lwm2m_queue_run(struct lwm2m_server *srv)
 		srv->next_queue_sweep_ms = now + SWEEP_MS;
 		service_lock(srv->svc);
 		n = st->ops->lwm2m_queue->held_expire(st, now);
+		if (now >= srv->next_queue_purge_ms) {
+			srv->next_queue_purge_ms = now + PURGE_MS;
+			if (st->ops->lwm2m_queue->held_purge(st, now - LWM2M_QUEUE_KEEP_MS) < 0)
+				log_error("lwm2m: finished held requests could not be purged");
+		}
 		service_unlock(srv->svc);
 		if (n > 0)
 			log_info("lwm2m: %lld held requests expired unsent", (long long)n);

@@ -84,8 +84,12 @@ note "asleep: pending; bound 32 (429); expiry"
 
 # ---- 3. a restart keeps them ----
 stop_server
+# a finished request older than 7 days: purged
+db_query "$D" "insert into lwm2m_held_requests (tenant_id, device_id, method, path, accept, content_format, payload, actor_type, actor, source, state, created_at, updated_at, expires_at) values (1, $DEV4, 0, '/3/0/9', 0, 0, x'', 'user', 'admin', 'old', 'done', 1, 1, 2)"
 start_server "$D"
 api_login
+old_gone() { [[ "$(db_query "$D" "select count(*) from lwm2m_held_requests where source = 'old'")" == 0 ]]; }
+wait_for 5 old_gone || fail "a finished request older than 7 days was not purged"
 state_is "$R2" pending || fail "request $R2 lost in the restart: $(cat "$T/api.json")"
 # the device comes back (new DTLS session, new registration): sent in order
 kill -TERM "$PID4"

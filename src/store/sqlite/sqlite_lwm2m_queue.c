@@ -18,6 +18,7 @@ enum hq {
 	H_FINISH,
 	H_EXPIRE,
 	H_FAIL_SENT,
+	H_PURGE,
 	H_COUNT
 };
 
@@ -48,6 +49,8 @@ static const char *const sql[H_COUNT] = {
 		     "payload = x'' WHERE state = 'pending' AND expires_at <= ?1",
 	[H_FAIL_SENT] = "UPDATE lwm2m_held_requests SET state = 'failed', error = ?1, updated_at = ?2, "
 			"payload = x'' WHERE state = 'sent'",
+	[H_PURGE] = "DELETE FROM lwm2m_held_requests WHERE updated_at < ?1 AND state IN "
+		    "('done', 'failed', 'expired')",
 };
 
 static sqlite3_stmt *q_(struct store *st, enum hq q)
@@ -217,7 +220,20 @@ static int64_t held_fail_sent(struct store *st, const char *error, int64_t now_m
 	return sqlite3_changes(sq_backend(st)->db);
 }
 
+static int64_t held_purge(struct store *st, int64_t before_ms)
+{
+	sqlite3_stmt *q = q_(st, H_PURGE);
+	int r;
+	if (q == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_int64(q, 1, before_ms);
+	if ((r = sq_step_done(st, q, "held_purge")) != 0)
+		return r;
+	return sqlite3_changes(sq_backend(st)->db);
+}
+
 const struct store_lwm2m_queue_ops sqlite_lwm2m_queue_ops = {
+	.held_purge = held_purge,
 	.held_insert = held_insert,
 	.held_get = held_get,
 	.held_count_pending = held_count_pending,

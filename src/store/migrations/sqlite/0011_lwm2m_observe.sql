@@ -72,3 +72,6 @@ CREATE TABLE lwm2m_held_requests (
   expires_at INTEGER NOT NULL
 );
 CREATE INDEX lwm2m_held_requests_device ON lwm2m_held_requests (device_id, state, id);
+-- the expiry sweep and the purge of finished requests (kept 7 days)
+CREATE INDEX lwm2m_held_requests_state ON lwm2m_held_requests (state, expires_at);
+CREATE INDEX lwm2m_held_requests_updated ON lwm2m_held_requests (updated_at);
