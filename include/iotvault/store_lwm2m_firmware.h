@@ -67,8 +67,11 @@ struct store_lwm2m_firmware_ops {
 	int (*job_list)(struct store *st, int64_t tenant_id, int64_t device_id, int limit,
 			store_lwm2m_firmware_job_cb cb, void *ctx);
 	/* Ends every running job as failed with DETAIL (at start-up: a job's
-	 * runner does not survive a restart). *COUNT receives how many. */
-	int (*job_abort_running)(struct store *st, const char *detail, int64_t *count);
+	 * runner does not survive a restart), in the caller's transaction. CB
+	 * (may be NULL) sees each such job first, as it was; a non-zero return
+	 * stops and is returned. *COUNT (may be NULL) receives how many. */
+	int (*job_abort_running)(struct store *st, const char *detail,
+				 store_lwm2m_firmware_job_cb cb, void *ctx, int64_t *count);
 };
 
 #endif

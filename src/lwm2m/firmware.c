@@ -573,16 +573,41 @@ out:
 	return r;
 }
 
+#define FW_RESTART_DETAIL "the server restarted"
+
+/* The audit record of a job that the restart ended. */
+static int audit_aborted(void *ctx, const struct lwm2m_firmware_job_record *job)
+{
+	struct service *svc = ctx;
+	const struct audit_actor actor = {"system", "lwm2m-firmware", "start-up"};
+	struct audit_event ev;
+	char object[48], detail[160];
+	snprintf(object, sizeof(object), "device:%lld", (long long)job->device_id);
+	snprintf(detail, sizeof(detail), "job %lld, firmware %lld, %s: failed: %s, state %d",
+		 (long long)job->id, (long long)job->firmware_id, job->method, FW_RESTART_DETAIL,
+		 job->fw_state);
+	ev = (struct audit_event){job->tenant_id, LWM2M_FW_AUDIT_JOB, object, "failure", detail};
+	return audit_append(svc->v, &actor, &ev);
+}
+
 void lwm2m_firmware_attach(struct lwm2m_server *srv)
 {
 	struct store *st = srv->svc->st;
 	int64_t aborted = 0;
 	int r;
-	/* a job's runner does not survive a restart */
+	/* a job's runner does not survive a restart: each running job ends
+	 * failed, with its audit record, in one transaction */
 	service_lock(srv->svc);
-	r = st->ops->lwm2m_firmware->job_abort_running(st, "the server restarted", &aborted);
+	if ((r = st->ops->begin(st, 1)) == 0) {
+		r = st->ops->lwm2m_firmware->job_abort_running(st, FW_RESTART_DETAIL, audit_aborted,
+								srv->svc, &aborted);
+		r = r == 0 ? st->ops->commit(st) : (st->ops->rollback(st), r);
+	}
 	service_unlock(srv->svc);
-	if (r == 0 && aborted > 0)
+	if (r != 0)
+		log_error("lwm2m: firmware jobs left running by the last run could not be ended: %s",
+			  iv_error_message(r));
+	else if (aborted > 0)
 		log_warning("lwm2m: %lld firmware jobs were running when the server stopped; "
 			    "they are marked failed",
 			    (long long)aborted);

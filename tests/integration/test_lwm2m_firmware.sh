@@ -228,9 +228,53 @@ api DELETE "/api/v1/lwm2m/firmware/$(jget id)"
 assert_eq "$STATUS" 204 "deleting an unused image"
 note "bad requests refused, nothing changed"
 
+# ---- 7. a job cut short: server stop, crash (ended at the next start), timeout ----
+# dev3 serves again with a pull that never starts, so its job stays running
+serve_pull_never() {
+	kill -TERM "$PID3" 2>/dev/null || true
+	wait "$PID3" 2>/dev/null || true
+	rm -f "$K/dev3.uri"
+	serve_device dev3 urn:dev:three 1.1 --fw-expect "$T/fw-a.bin" --fw-uri-file "$K/dev3.uri" \
+		--fw-pull-delay 600000
+	PID3=$SERVE_PID
+	api_json POST /api/v1/lwm2m/firmware-jobs "{\"device_id\":$DEV3,\"firmware_id\":$FW_A,\"method\":\"pull\"}"
+	assert_eq "$STATUS $(jget status)" "202 running" "pull job for dev3"
+	JOB="$(jget id)"
+	for ((i = 0; i < 100; i++)); do [[ -s "$K/dev3.uri" ]] && return 0; sleep 0.1; done
+	fail "no Package URI reached dev3"
+}
+job_row() { db_query "$D" "select status || '|' || detail from lwm2m_firmware_jobs where id = $1"; }
+login() {
+	api_json POST /api/v1/session "{\"tenant\":\"default\",\"username\":\"admin\",\"password\":\"$PASSWORD\"}"
+	assert_eq "$STATUS" 200 "login"
+}
+serve_pull_never
+JOB5="$JOB"
+stop_server
+assert_eq "$(job_row "$JOB5")" "failed|the server stopped" "a job running at a clean stop"
+start_server "$D"
+login
+serve_pull_never
+JOB6="$JOB"
+kill -KILL "$SERVER_PID"
+wait "$SERVER_PID" 2>/dev/null || true
+SERVER_PID=""
+assert_eq "$(job_row "$JOB6")" "running|" "a job running when the server was killed, before the restart"
+sed -i 's/^firmware_job_timeout_s = 40$/firmware_job_timeout_s = 10/' "$D/iotvault.conf"
+start_server "$D"
+assert_eq "$(job_row "$JOB6")" "failed|the server restarted" "the killed run's job after the restart"
+assert_eq "$(db_query "$D" "select count(*) from audit_log where action = 'lwm2m.firmware.update' and outcome = 'failure' and object = 'device:$DEV3' and detail like 'job $JOB6,%the server restarted%'")" 1 \
+	"the job ended by the restart is audited"
+login
+serve_pull_never
+JOB7="$JOB"
+wait_job "$JOB7"
+assert_eq "$(jget status)|$(jget detail)" "timed_out|the image was not downloaded in time" "a job past firmware_job_timeout_s"
+note "jobs cut short: clean stop failed, crash failed at the next start (audited), timeout timed_out"
+
 # ---- 7. audit, logs ----
 audit() { db_query "$D" "select count(*) from audit_log where $1"; }
-assert_eq "$(audit "action = 'lwm2m.firmware.update' and outcome = 'started'")" 4 "job starts audited"
+assert_eq "$(audit "action = 'lwm2m.firmware.update' and outcome = 'started'")" 7 "job starts audited"
 assert_eq "$(audit "action = 'lwm2m.firmware.update' and outcome = 'success'")" 2 "job successes audited"
 assert_eq "$(audit "action = 'lwm2m.firmware.update' and outcome = 'failure' and detail like '%result 5%'")" 1 "corrupt image audited"
 assert_eq "$(audit "action = 'lwm2m.firmware.update' and outcome = 'failure' and detail like '%result 8%'")" 1 "failed update audited"

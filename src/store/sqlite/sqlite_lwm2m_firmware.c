@@ -22,6 +22,7 @@ enum fq {
 	J_UPDATE,
 	J_LIST,
 	J_ABORT,
+	J_RUNNING,
 	F_COUNT
 };
 
@@ -50,6 +51,8 @@ static const char *const sql[F_COUNT] = {
 		   "(?2 = 0 OR device_id = ?2) ORDER BY id DESC LIMIT ?3",
 	[J_ABORT] = "UPDATE lwm2m_firmware_jobs SET status = 'failed', detail = ?1, updated_at = ?2, "
 		    "finished_at = ?2 WHERE status = 'running'",
+	[J_RUNNING] = "SELECT " JOB_COLUMNS " FROM lwm2m_firmware_jobs WHERE status = 'running' "
+		      "ORDER BY id",
 };
 
 static sqlite3_stmt *q_(struct store *st, enum fq q)
@@ -286,11 +289,28 @@ static int job_list(struct store *st, int64_t tenant_id, int64_t device_id, int 
 	return r;
 }
 
-static int job_abort_running(struct store *st, const char *detail, int64_t *count)
+static int job_abort_running(struct store *st, const char *detail,
+			     store_lwm2m_firmware_job_cb cb, void *ctx, int64_t *count)
 {
-	sqlite3_stmt *q = q_(st, J_ABORT);
-	int r;
-	if (q == NULL)
+	sqlite3_stmt *q;
+	struct lwm2m_firmware_job_record j;
+	int rc, r = 0;
+
+	/* every running job is shown to CB first (its audit record), then all
+	 * are ended by one statement, in the caller's transaction */
+	if (cb != NULL) {
+		if ((q = q_(st, J_RUNNING)) == NULL)
+			return IV_ERR_STORE;
+		while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+			if ((r = read_job(q, &j)) != 0 || (r = cb(ctx, &j)) != 0)
+				break;
+		if (r == 0 && rc != SQLITE_DONE)
+			r = sq_map_rc(sq_backend(st), rc, "lwm2m_firmware_job_running");
+		sq_done(q);
+		if (r != 0)
+			return r;
+	}
+	if ((q = q_(st, J_ABORT)) == NULL)
 		return IV_ERR_STORE;
 	sqlite3_bind_text(q, 1, detail, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(q, 2, store_now_ms());
