@@ -95,6 +95,10 @@ struct config {
 	int lwm2m_dm_lifetime_s;      /* lifetime the bootstrap writes into the Server object */
 	char *lwm2m_dm_server_uri;    /* DM server URI the bootstrap writes */
 	int lwm2m_short_server_id;
+	/* the DM and bootstrap listeners' own certificate for RPK and X.509
+	 * sessions: "" = the [tls] ones; certificate "off" = PSK only */
+	char *lwm2m_certificate;
+	char *lwm2m_private_key;
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */

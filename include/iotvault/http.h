@@ -141,6 +141,7 @@ extern const struct route uplink_routes[];
 extern const struct route downlink_routes[];
 extern const struct route export_routes[];
 extern const struct route lwm2m_routes[];
+extern const struct route lwm2m_pki_routes[];
 extern const struct route peer_routes[];
 
 /* Matches METHOD and PATH against every table; fills PARAMS. Returns the

@@ -25,5 +25,12 @@ void lwm2m_server_stop(struct lwm2m_server *srv);
 #define LWM2M_EVENT_UNKNOWN_IDENTITY "lwm2m_unknown_identity"
 #define LWM2M_EVENT_ENDPOINT_MISMATCH "lwm2m_endpoint_mismatch"
 #define LWM2M_EVENT_HANDSHAKE_POLICY "lwm2m_dtls_policy"
+/* a certificate naming a device whose tenant's CA does not verify it */
+#define LWM2M_EVENT_CERTIFICATE_REFUSED "lwm2m_certificate_refused"
+
+/* A tenant's LwM2M device CA was set or deleted: the running server reloads
+ * its trust before the next handshake (another process's change is seen
+ * within a second). */
+void lwm2m_pki_trust_changed(void);
 
 #endif

@@ -71,6 +71,7 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	    set_str(&cfg->lwm2m_bootstrap_listen, "127.0.0.1:5784") ||
 	    set_str(&cfg->lwm2m_nosec, "off") ||
 	    set_str(&cfg->lwm2m_dm_server_uri, "coaps://127.0.0.1:5684") ||
+	    set_str(&cfg->lwm2m_certificate, "") || set_str(&cfg->lwm2m_private_key, "") ||
 	    set_str(&cfg->auth_common_passwords, IOTVAULT_DATADIR "/common-passwords.txt")) {
 		config_free(cfg);
 		return IV_ERR_NOMEM;
@@ -197,6 +198,8 @@ static const struct key_spec key_specs[] = {
 	{"lwm2m", "dm_lifetime_s", V_INT, OFF(lwm2m_dm_lifetime_s), 1, 365 * 86400},
 	{"lwm2m", "dm_server_uri", V_STR, OFF(lwm2m_dm_server_uri), 0, 0},
 	{"lwm2m", "short_server_id", V_INT, OFF(lwm2m_short_server_id), 1, 65534},
+	{"lwm2m", "certificate", V_STR, OFF(lwm2m_certificate), 0, 0},
+	{"lwm2m", "private_key", V_STR, OFF(lwm2m_private_key), 0, 0},
 };
 
 static int fail(struct parse_state *st, int lineno, const char *section, const char *name,
@@ -503,5 +506,7 @@ void config_free(struct config *cfg)
 	free(cfg->lwm2m_bootstrap_listen);
 	free(cfg->lwm2m_nosec);
 	free(cfg->lwm2m_dm_server_uri);
+	free(cfg->lwm2m_certificate);
+	free(cfg->lwm2m_private_key);
 	memset(cfg, 0, sizeof(*cfg));
 }

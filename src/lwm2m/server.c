@@ -160,7 +160,7 @@ static gnutls_session_t gnutls_of(coap_session_t *session)
 	return lib == COAP_TLS_LIBRARY_GNUTLS ? g : NULL;
 }
 
-static const char *dtls_version_violation(coap_session_t *session)
+const char *lwm2m_dtls_version_violation(coap_session_t *session)
 {
 	gnutls_session_t g = gnutls_of(session);
 	if (g == NULL)
@@ -194,6 +194,13 @@ static const char *dtls_cipher_violation(coap_session_t *session, const char **n
 	}
 }
 
+const char *lwm2m_session_security(const struct lwm2m_session *ls)
+{
+	if (ls->listener == LW_LISTENER_NOSEC)
+		return "nosec";
+	return ls->auth == LW_AUTH_RPK ? "rpk" : ls->auth == LW_AUTH_X509 ? "x509" : "psk";
+}
+
 int lwm2m_session_check_cipher(struct lwm2m_server *srv, coap_session_t *session,
 			       struct lwm2m_session *ls)
 {
@@ -211,10 +218,10 @@ int lwm2m_session_check_cipher(struct lwm2m_server *srv, coap_session_t *session
 		service_unlock(srv->svc);
 		return 0;
 	}
-	log_info("lwm2m: DTLS 1.2 session from %s (%s listener, device %lld): %s-%s", ls->address,
-		 ls->listener == LW_LISTENER_BOOTSTRAP ? "bootstrap" : "DM",
-		 (long long)ls->owner.device_id, gnutls_kx_get_name(gnutls_kx_get(gnutls_of(session))),
-		 cipher);
+	log_info("lwm2m: DTLS 1.2 session from %s (%s listener, device %lld, %s): %s-%s",
+		 ls->address, ls->listener == LW_LISTENER_BOOTSTRAP ? "bootstrap" : "DM",
+		 (long long)ls->owner.device_id, lwm2m_session_security(ls),
+		 gnutls_kx_get_name(gnutls_kx_get(gnutls_of(session))), cipher);
 	return 1;
 }
 
@@ -240,7 +247,7 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
 		return NULL;
 	kind = ls->listener == LW_LISTENER_BOOTSTRAP ? LWM2M_CREDENTIAL_BOOTSTRAP
 						      : LWM2M_CREDENTIAL_DM;
-	if ((why = dtls_version_violation(session)) != NULL) {
+	if ((why = lwm2m_dtls_version_violation(session)) != NULL) {
 		log_warning("lwm2m: %s handshake refused from %s: %s",
 			    kind == LWM2M_CREDENTIAL_BOOTSTRAP ? "bootstrap" : "DM", ls->address, why);
 		service_lock(srv->svc);
@@ -411,10 +418,12 @@ static void *server_main(void *arg)
 		coap_io_process(srv->ctx, IO_WAIT_MS);
 		/* the last handshake's key is in libcoap's own copy by now */
 		secmem_wipe(srv->psk_slot->data, srv->psk_slot->len);
+		lwm2m_pki_server_poll(srv);
 		lwm2m_bootstrap_run_pending(srv);
 		lwm2m_dm_run_pending(srv);
 		lwm2m_registration_drop_pending(srv);
 		if (now_ms() >= srv->next_sweep_ms) {
+			lwm2m_pki_server_refresh(srv);
 			lwm2m_registration_sweep(srv);
 			lwm2m_registration_drop_pending(srv);
 			srv->next_sweep_ms = now_ms() + SWEEP_INTERVAL_MS;
@@ -512,6 +521,8 @@ int lwm2m_server_start(struct service *svc, struct lwm2m_server **out)
 		r = IV_ERR_CRYPTO;
 		goto out;
 	}
+	if ((r = lwm2m_pki_server_start(srv)) != 0)
+		goto out;
 	coap_register_event_handler(srv->ctx, event_handler);
 	coap_register_response_handler(srv->ctx, response_handler);
 	coap_register_nack_handler(srv->ctx, nack_handler);
@@ -568,6 +579,7 @@ void lwm2m_server_stop(struct lwm2m_server *srv)
 		srv->ctx = NULL;
 		coap_cleanup();
 	}
+	lwm2m_pki_server_stop(srv);
 	lwm2m_registration_drop_pending(srv);
 	secbuf_free(srv->psk_slot);
 	free(srv);

