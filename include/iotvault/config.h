@@ -99,6 +99,12 @@ struct config {
 	 * sessions: "" = the [tls] ones; certificate "off" = PSK only */
 	char *lwm2m_certificate;
 	char *lwm2m_private_key;
+	/* listeners that show peers the server's raw public key instead of its
+	 * certificate (LwM2M Security Mode 1 both ways); default off. The
+	 * bootstrap sends RPK devices rpk_dm_server_uri ("" = dm_server_uri). */
+	char *lwm2m_rpk_dm_listen;
+	char *lwm2m_rpk_bootstrap_listen;
+	char *lwm2m_rpk_dm_server_uri;
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */

@@ -163,7 +163,12 @@ static int build_payloads(struct lwm2m_server *srv, struct lwm2m_bootstrap *bs,
 		if ((r = lwm2m_records_add(recs, &p, &val)) != 0)                        \
 			goto out;                                                       \
 	} while (0)
-	ADD(0, BS_SECURITY_INSTANCE, SEC_URI, lwm2m_value_string(cfg->lwm2m_dm_server_uri));
+	/* an RPK device is sent to the listener that shows it the server's RPK */
+	ADD(0, BS_SECURITY_INSTANCE, SEC_URI,
+	    lwm2m_value_string(sec != NULL && strcmp(sec->mode, "rpk") == 0 &&
+					       cfg->lwm2m_rpk_dm_server_uri[0]
+				       ? cfg->lwm2m_rpk_dm_server_uri
+				       : cfg->lwm2m_dm_server_uri));
 	ADD(0, BS_SECURITY_INSTANCE, SEC_BOOTSTRAP, lwm2m_value_boolean(false));
 	if (sec == NULL) {
 		ADD(0, BS_SECURITY_INSTANCE, SEC_MODE, lwm2m_value_integer(SEC_MODE_PSK));

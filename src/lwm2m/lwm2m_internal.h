@@ -57,10 +57,12 @@ struct lwm2m_drop {
 struct lwm2m_server {
 	struct service *svc;
 	coap_context_t *ctx;
+	coap_context_t *ctx_rpk; /* the RPK listeners' context; NULL when they are off */
 	pthread_t thread;
 	int thread_started;
 	atomic_int stop;
 	uint16_t dm_port, bootstrap_port, nosec_port;
+	uint16_t rpk_dm_port, rpk_bootstrap_port; /* 0: off */
 	/* the key handed to libcoap by the PSK callback; wiped after every
 	 * coap_io_process() (libcoap copies it before the callback returns) */
 	struct secbuf *psk_slot;

@@ -186,11 +186,14 @@ void lwm2m_registration_drop_pending(struct lwm2m_server *srv)
 	while (srv->drops != NULL) {
 		struct lwm2m_drop *d = srv->drops;
 		srv->drops = d->next;
-		if (srv->ctx != NULL) {
-			coap_resource_t *res = coap_get_resource_from_uri_path(
-				srv->ctx, coap_make_str_const(d->location));
+		coap_context_t *ctxs[] = {srv->ctx, srv->ctx_rpk};
+		for (size_t i = 0; i < 2; i++) {
+			coap_resource_t *res =
+				ctxs[i] == NULL ? NULL
+						: coap_get_resource_from_uri_path(
+							  ctxs[i], coap_make_str_const(d->location));
 			if (res != NULL)
-				coap_delete_resource(srv->ctx, res);
+				coap_delete_resource(ctxs[i], res);
 		}
 		free(d);
 	}
@@ -200,18 +203,24 @@ static void handle_registration(coap_resource_t *resource, coap_session_t *sessi
 				const coap_pdu_t *request, const coap_string_t *query,
 				coap_pdu_t *response);
 
+/* In every context: a device may update from either kind of listener. */
 int lwm2m_registration_resource_add(struct lwm2m_server *srv, const char *location)
 {
-	coap_str_const_t *path = coap_new_str_const((const uint8_t *)location, strlen(location));
-	coap_resource_t *res;
-	if (path == NULL)
-		return IV_ERR_NOMEM;
-	/* libcoap owns PATH from here (released with the resource) */
-	if ((res = coap_resource_init(path, COAP_RESOURCE_FLAGS_RELEASE_URI)) == NULL)
-		return IV_ERR_NOMEM;
-	coap_register_handler(res, COAP_REQUEST_POST, handle_registration);
-	coap_register_handler(res, COAP_REQUEST_DELETE, handle_registration);
-	coap_add_resource(srv->ctx, res);
+	coap_context_t *ctxs[] = {srv->ctx, srv->ctx_rpk};
+	for (size_t i = 0; i < 2; i++) {
+		coap_str_const_t *path;
+		coap_resource_t *res;
+		if (ctxs[i] == NULL)
+			continue;
+		if ((path = coap_new_str_const((const uint8_t *)location, strlen(location))) == NULL)
+			return IV_ERR_NOMEM;
+		/* libcoap owns PATH from here (released with the resource) */
+		if ((res = coap_resource_init(path, COAP_RESOURCE_FLAGS_RELEASE_URI)) == NULL)
+			return IV_ERR_NOMEM;
+		coap_register_handler(res, COAP_REQUEST_POST, handle_registration);
+		coap_register_handler(res, COAP_REQUEST_DELETE, handle_registration);
+		coap_add_resource(ctxs[i], res);
+	}
 	return 0;
 }
 

@@ -5,9 +5,11 @@
  * context and one listener serve PSK, RPK and X.509 peers at once; what a
  * peer uses is negotiated per handshake. The server's own credential is one
  * X.509 certificate and key ([lwm2m] certificate/private_key, by default
- * the HTTPS ones); libcoap takes one per context (is_rpk_not_cert is a
- * context flag), so an RPK peer is shown the server's certificate (see
- * docs/lwm2m.md for what that means for devices).
+ * the HTTPS ones). libcoap takes one kind per context (is_rpk_not_cert is a
+ * context flag), and an RPK peer that wants the server's raw public key
+ * (LwM2M Security Mode 1; coap-client -M refuses a certificate) cannot be
+ * served by the certificate context: the optional RPK listeners are a
+ * second context that shows the same key as an RPK.
  *
  * Who a peer is gets decided in libcoap's validate_cn_call_back, inside
  * the handshake: a raw public key must be one stored with a device (SHA-256
@@ -43,6 +45,8 @@
 
 struct lwm2m_pki_server {
 	coap_dtls_pki_t setup;
+	coap_dtls_pki_t setup_rpk; /* the RPK listeners' context */
+	char *spki_pem;            /* the server's key as PEM "PUBLIC KEY", NUL-terminated */
 	char *cert_pem;          /* NUL-terminated; length includes the NUL */
 	size_t cert_pem_len;
 	struct secbuf *key_pem;  /* the server's private key, NUL-terminated */
@@ -332,7 +336,10 @@ static int apply(struct lwm2m_server *srv)
 	coap_pki_key_pem_buf_t *k = &p->setup.pki_key.key.pem_buf;
 	k->ca_cert = p->trust_len > 1 ? (const uint8_t *)p->trust : NULL;
 	k->ca_cert_len = p->trust_len > 1 ? p->trust_len : 0;
-	if (!coap_context_set_pki(srv->ctx, &p->setup)) {
+	p->setup_rpk.pki_key.key.pem_buf.ca_cert = k->ca_cert;
+	p->setup_rpk.pki_key.key.pem_buf.ca_cert_len = k->ca_cert_len;
+	if (!coap_context_set_pki(srv->ctx, &p->setup) ||
+	    (srv->ctx_rpk != NULL && !coap_context_set_pki(srv->ctx_rpk, &p->setup_rpk))) {
 		log_error("lwm2m: cannot set up DTLS certificates");
 		return IV_ERR_CRYPTO;
 	}
@@ -424,6 +431,21 @@ int lwm2m_pki_server_start(struct lwm2m_server *srv)
 	p->setup.pki_key.key.pem_buf.public_cert_len = p->cert_pem_len;
 	p->setup.pki_key.key.pem_buf.private_key = p->key_pem->data;
 	p->setup.pki_key.key.pem_buf.private_key_len = p->key_pem_len;
+	{
+		gnutls_datum_t der = {p->spki, (unsigned)p->spki_len}, pem = {NULL, 0};
+		if (gnutls_pem_base64_encode2("PUBLIC KEY", &der, &pem) < 0 ||
+		    (p->spki_pem = calloc(1, pem.size + 1)) == NULL) {
+			gnutls_free(pem.data);
+			r = IV_ERR_NOMEM;
+			goto out;
+		}
+		memcpy(p->spki_pem, pem.data, pem.size);
+		gnutls_free(pem.data);
+	}
+	p->setup_rpk = p->setup;
+	p->setup_rpk.is_rpk_not_cert = 1;
+	p->setup_rpk.pki_key.key.pem_buf.public_cert = (const uint8_t *)p->spki_pem;
+	p->setup_rpk.pki_key.key.pem_buf.public_cert_len = strlen(p->spki_pem) + 1;
 	srv->pki = p;
 	p = NULL;
 	lwm2m_pki_server_refresh(srv);
@@ -433,6 +455,7 @@ int lwm2m_pki_server_start(struct lwm2m_server *srv)
 	r = 0;
 out:
 	if (p != NULL) {
+		free(p->spki_pem);
 		free(p->cert_pem);
 		secbuf_free(p->key_pem);
 		free(p->trust);
@@ -445,6 +468,7 @@ void lwm2m_pki_server_stop(struct lwm2m_server *srv)
 {
 	if (srv->pki == NULL)
 		return;
+	free(srv->pki->spki_pem);
 	free(srv->pki->cert_pem);
 	secbuf_free(srv->pki->key_pem);
 	free(srv->pki->trust);

@@ -56,8 +56,16 @@ IV_K="$(rand_hex 16)" expect_exit 0 iv device add --data "$D" --tenant other --t
 	--endpoint urn:dev:other --psk env:IV_K
 new_cert other caA urn:dev:other
 
+# the RPK listeners show the server's key as an RPK (coap-client -M and
+# LwM2M Security Mode 1 want one); the others show its certificate
+read -r RPK_DM_PORT RPK_BS_PORT <<<"$(free_ports 2)"
+cat >>"$D/iotvault.conf" <<EOC
+rpk_dm_listen = 127.0.0.1:$RPK_DM_PORT
+rpk_bootstrap_listen = 127.0.0.1:$RPK_BS_PORT
+rpk_dm_server_uri = coaps://127.0.0.1:$RPK_DM_PORT
+EOC
 start_server "$D"
-note "HTTPS $HTTPS_PORT, DM $DM_PORT, bootstrap $BS_PORT"
+note "HTTPS $HTTPS_PORT, DM $DM_PORT, bootstrap $BS_PORT, RPK DM $RPK_DM_PORT, RPK bootstrap $RPK_BS_PORT"
 events() { db_query "$D" "select count(*) from security_events where kind = '$1'"; }
 audits() { db_query "$D" "select count(*) from audit_log where action = '$1'"; }
 
@@ -141,3 +149,86 @@ assert_contains "$COAP_OUT" "4.03" "device two's certificate registering device 
 assert_eq "$(events lwm2m_endpoint_mismatch)" $((before + 1)) "endpoint-mismatch event"
 assert_eq "$(db_query "$D" "select count(*) from lwm2m_registrations")" 1 "registrations after the refusals"
 note "X.509: own CA accepted; unknown CA, other tenant, expired, no device, wrong endpoint refused"
+
+# ---- 5. RPK: the stored key is accepted, another refused ----
+new_rpk() { # NAME: P/NAME.key, P/NAME.pub (PEM SPKI), P/NAME.rpk (both, for coap-client -M)
+	new_key "$1"
+	ct --pubkey-info --load-privkey "$P/$1.key" --no-text --outfile "$P/$1.pub"
+	cat "$P/$1.pub" "$P/$1.key" >"$P/$1.rpk"
+}
+new_rpk rpk2
+new_rpk rpkX
+coap_rpk() { # NAME PORT URL-PATH
+	timeout -k 5 30 coap-client-gnutls -B 4 -n -M "$P/$1.rpk" -m post \
+		"coaps://127.0.0.1:$2/$3" >"$T/coap.out" 2>&1 || true
+	COAP_OUT="$(cat "$T/coap.out")"
+}
+api_json PUT "/api/v1/devices/$DEV2/lwm2m-security" '{"mode": "rpk", "public_key": "not a key"}'
+assert_eq "$STATUS" 400 "RPK that is not a key"
+api_json PUT "/api/v1/devices/$DEV2/lwm2m-security" '{"mode": "rpk"}'
+assert_eq "$STATUS" 400 "RPK without a key"
+api_json PUT "/api/v1/devices/$DEV2/lwm2m-security" '{"mode": "ecc", "public_key": "x"}'
+assert_eq "$STATUS" 400 "unknown mode"
+assert_eq "$(audits lwm2m.security.set)" 0 "audit records after refused changes"
+api_json PUT "/api/v1/devices/$DEV2/lwm2m-security" "{\"mode\": \"rpk\", \"public_key\": $(json_str "$P/rpk2.pub")}"
+assert_eq "$STATUS" 200 "set device two's raw public key"
+assert_eq "$(jq_ 'd["mode"]')" rpk "mode after the change"
+assert_eq "$(audits lwm2m.security.set)" 1 "audit of the RPK change"
+# the same key for another device: refused (one key, one device)
+api_json PUT "/api/v1/devices/$DEV1/lwm2m-security" "{\"mode\": \"rpk\", \"public_key\": $(json_str "$P/rpk2.pub")}"
+assert_eq "$STATUS" 409 "one raw public key for two devices"
+# DER (base64) is accepted as well and gives the same key
+api GET "/api/v1/devices/$DEV2/lwm2m-security"
+assert_eq "$(jq_ 'd["public_key"]')" "$(certtool --pubkey-info --load-privkey "$P/rpk2.key" --outder 2>/dev/null | base64 -w0)" "stored SPKI"
+
+coap_rpk rpk2 "$RPK_DM_PORT" "rd?ep=urn:dev:two&lt=60&lwm2m=1.1&b=U"
+assert_not_contains "$COAP_OUT" "Alert" "RPK handshake with the stored key"
+assert_eq "$(db_query "$D" "select security from lwm2m_registrations where device_id = $DEV2")" rpk "registration of the RPK device"
+before="$(events lwm2m_unknown_identity)"
+coap_rpk rpkX "$RPK_DM_PORT" "rd?ep=urn:dev:two&lt=60&lwm2m=1.1&b=U"
+assert_contains "$COAP_OUT" "Alert" "RPK handshake with another key"
+assert_eq "$(events lwm2m_unknown_identity)" $((before + 1)) "event for an unknown raw public key"
+# the stored key may only register its own device
+coap_rpk rpk2 "$RPK_DM_PORT" "rd?ep=urn:dev:one&lt=60&lwm2m=1.1&b=U"
+assert_contains "$COAP_OUT" "4.03" "device two's RPK registering device one"
+note "RPK: stored key accepted, other key refused, other endpoint 4.03"
+
+# ---- 6. bootstrap of an X.509 and of an RPK device: Security Mode 2 and 1 ----
+client_pki() { # PORT CREDENTIAL-ARGS... -- COMMAND...
+	local port="$1"
+	shift
+	CLIENT_RC=0
+	"$CLIENT" --server "coaps://127.0.0.1:$port" "$@" >"$T/client.out" 2>&1 || CLIENT_RC=$?
+	CLIENT_OUT="$(cat "$T/client.out")"
+}
+# device one: its certificate is configured (CN checked against the endpoint)
+api_json PUT "/api/v1/devices/$DEV1/lwm2m-security" "{\"mode\": \"x509\", \"certificate\": $(json_str "$P/two.pem")}"
+assert_eq "$STATUS" 400 "a certificate of another endpoint"
+api_json PUT "/api/v1/devices/$DEV1/lwm2m-security" "{\"mode\": \"x509\", \"certificate\": $(json_str "$P/one.pem")}"
+assert_eq "$STATUS" 200 "set device one's certificate"
+before="$(audits lwm2m.bootstrap)"
+client_pki "$BS_PORT" --cert "$P/one.pem" --cert-key "$P/one.key" bootstrap urn:dev:one "$P/bs1"
+[[ $CLIENT_RC -eq 0 ]] || fail "X.509 bootstrap failed: $CLIENT_OUT"
+assert_contains "$CLIENT_OUT" "security mode 2, ssid 7, lifetime 300, binding U, uri coaps://127.0.0.1:$DM_PORT" "X.509 bootstrap writes"
+assert_contains "$CLIENT_OUT" "key 0 bytes" "no secret key written"
+assert_eq "$(cat "$P/bs1.pub")" "$(der_hex "$P/one.pem")" "/0/1/3: the device's certificate"
+assert_eq "$(cat "$P/bs1.server")" "$(der_hex "$D/tls/cert.pem")" "/0/1/4: the server's certificate"
+assert_eq "$(audits lwm2m.bootstrap)" $((before + 2)) "bootstrap audited (started, success)"
+assert_eq "$(db_query "$D" "select count(*) from lwm2m_dm_credentials")" 0 "no DM credential for an X.509 device"
+# device two: RPK, over the RPK bootstrap listener; sent to the RPK DM listener
+client_pki "$RPK_BS_PORT" --rpk "$P/rpk2.rpk" bootstrap urn:dev:two "$P/bs2"
+[[ $CLIENT_RC -eq 0 ]] || fail "RPK bootstrap failed: $CLIENT_OUT"
+assert_contains "$CLIENT_OUT" "security mode 1, ssid 7, lifetime 300, binding U, uri coaps://127.0.0.1:$RPK_DM_PORT" "RPK bootstrap writes"
+assert_eq "$(cat "$P/bs2.pub")" "$(spki_hex "$P/rpk2.key")" "/0/1/3: the device's raw public key"
+assert_eq "$(cat "$P/bs2.server")" "$(spki_hex "$D/tls/cert.pem")" "/0/1/4: the server's raw public key"
+# and the written values work: register where the bootstrap said
+client_pki "$RPK_DM_PORT" --rpk "$P/rpk2.rpk" register urn:dev:two 60 1.1 U
+assert_contains "$CLIENT_OUT" "2.01" "RPK device registers at the URI it was given"
+client_pki "$DM_PORT" --cert "$P/one.pem" --cert-key "$P/one.key" register urn:dev:one 60 1.1 U
+assert_contains "$CLIENT_OUT" "2.01" "X.509 device registers at the URI it was given"
+# the X.509 device may not bootstrap the RPK device
+before="$(events lwm2m_endpoint_mismatch)"
+client_pki "$BS_PORT" --cert "$P/one.pem" --cert-key "$P/one.key" bootstrap urn:dev:two "$P/bs3"
+assert_contains "$CLIENT_OUT" "4.03" "certificate of device one bootstrapping device two"
+assert_eq "$(events lwm2m_endpoint_mismatch)" $((before + 1)) "endpoint-mismatch event at bootstrap"
+note "bootstrap: mode 2 with the device's and the server's certificate, mode 1 with both SPKIs"
