@@ -11,6 +11,7 @@
 
 #include "iotvault/errors.h"
 #include "iotvault/store_lwm2m_pki.h"
+#include "iotvault/vault.h"
 
 /* A device certificate names its endpoint in the subject CN or a SAN of
  * type DNS or URI; at most this many names are considered. */
@@ -42,5 +43,18 @@ int lwm2m_pki_verify_chain(const void *chain, unsigned n, const char *ca_pem,
 
 /* The hex SHA-256 of DER into OUT[65]. */
 void lwm2m_pki_sha256_hex(const uint8_t *der, size_t len, char out[static 65]);
+
+/* Changes, each with its audit record ("lwm2m.ca.set", "lwm2m.ca.delete",
+ * "lwm2m.security.set") written first, in one transaction; REST and CLI
+ * share them. A running server picks a CA change up by itself. */
+int lwm2m_pki_ca_set(struct vault *v, const struct audit_actor *actor,
+		     struct lwm2m_tenant_ca_record *ca) IV_WUR;
+/* IV_ERR_NOT_FOUND when the tenant has no CA. */
+int lwm2m_pki_ca_delete(struct vault *v, const struct audit_actor *actor,
+			int64_t tenant_id) IV_WUR;
+/* SEC NULL: back to PSK. IV_ERR_EXISTS: another device has the key. */
+int lwm2m_pki_security_set(struct vault *v, const struct audit_actor *actor,
+			   const struct device_record *dev,
+			   struct lwm2m_device_security_record *sec) IV_WUR;
 
 #endif

@@ -9,7 +9,6 @@
 #include "iotvault/audit.h"
 #include "iotvault/hex.h"
 #include "iotvault/http.h"
-#include "iotvault/lwm2m.h"
 #include "iotvault/lwm2m_pki.h"
 
 #include <sodium.h>
@@ -91,12 +90,9 @@ static int get_ca(struct http_request *req, struct http_reply *rep)
 
 static int put_ca(struct http_request *req, struct http_reply *rep)
 {
-	struct store *st = req->svc->st;
 	struct audit_actor actor = actor_of(req);
-	struct audit_event ev;
 	struct lwm2m_tenant_ca_record *ca = NULL;
 	json_t *body = NULL, *v;
-	char object[64], detail[LWM2M_SUBJECT_MAX + 96];
 	const char *why;
 	int r;
 
@@ -117,18 +113,8 @@ static int put_ca(struct http_request *req, struct http_reply *rep)
 		field_error(rep, "certificate", "invalid", why);
 		goto out;
 	}
-	snprintf(object, sizeof(object), "tenant:%lld", (long long)req->who.tenant_id);
-	snprintf(detail, sizeof(detail), "LwM2M device CA %s (SHA-256 %.16s...)", ca->subject,
-		 ca->sha256);
-	ev = (struct audit_event){req->who.tenant_id, "lwm2m.ca.set", object, "success", detail};
-	if ((r = st->ops->begin(st, 1)) != 0)
+	if ((r = lwm2m_pki_ca_set(req->svc->v, &actor, ca)) != 0)
 		goto out;
-	if ((r = audit_append(req->svc->v, &actor, &ev)) != 0 ||
-	    (r = st->ops->lwm2m_pki->ca_put(st, ca)) != 0 || (r = st->ops->commit(st)) != 0) {
-		st->ops->rollback(st);
-		goto out;
-	}
-	lwm2m_pki_trust_changed();
 	rep->body = ca_json(ca);
 out:
 	json_decref(body);
@@ -138,28 +124,16 @@ out:
 
 static int delete_ca(struct http_request *req, struct http_reply *rep)
 {
-	struct store *st = req->svc->st;
 	struct audit_actor actor = actor_of(req);
-	struct audit_event ev;
-	char object[64];
 	int r;
 
 	if ((r = own_tenant(req, rep)) != 0)
 		return r;
-	snprintf(object, sizeof(object), "tenant:%lld", (long long)req->who.tenant_id);
-	ev = (struct audit_event){req->who.tenant_id, "lwm2m.ca.delete", object, "success",
-				  "LwM2M device CA removed"};
-	if ((r = st->ops->begin(st, 1)) != 0)
-		return r;
-	if ((r = audit_append(req->svc->v, &actor, &ev)) != 0 ||
-	    (r = st->ops->lwm2m_pki->ca_delete(st, req->who.tenant_id)) != 0 ||
-	    (r = st->ops->commit(st)) != 0) {
-		st->ops->rollback(st);
+	if ((r = lwm2m_pki_ca_delete(req->svc->v, &actor, req->who.tenant_id)) != 0) {
 		if (r == IV_ERR_NOT_FOUND)
 			rep->error_message = "the tenant has no LwM2M device CA";
 		return r;
 	}
-	lwm2m_pki_trust_changed();
 	rep->status = 204;
 	return 0;
 }
@@ -242,16 +216,13 @@ static int material(const char *text, size_t len, uint8_t **out, size_t *out_len
 
 static int put_security(struct http_request *req, struct http_reply *rep)
 {
-	struct store *st = req->svc->st;
 	struct audit_actor actor = actor_of(req);
-	struct audit_event ev;
 	struct device_record dev;
 	struct lwm2m_device_security_record *s = NULL;
 	json_t *body = NULL, *mode, *v = NULL;
 	const char *field = NULL, *why = NULL;
 	uint8_t *data = NULL;
 	size_t data_len = 0;
-	char object[64], detail[128], h[65];
 	int r, psk;
 
 	if ((r = load_device(req, rep, &dev)) != 0 || (r = http_body_json(req, rep, &body)) != 0)
@@ -289,32 +260,13 @@ static int put_security(struct http_request *req, struct http_reply *rep)
 			r = IV_ERR_INVALID;
 			goto out;
 		}
-		s->device_id = dev.id;
-		s->tenant_id = dev.tenant_id;
-		hex_encode_upper(s->spki_sha256, sizeof(s->spki_sha256), h);
-		snprintf(detail, sizeof(detail), "DM security %s, public key SHA-256 %.16s...", s->mode,
-			 h);
-	} else
-		snprintf(detail, sizeof(detail), "DM security psk");
-	snprintf(object, sizeof(object), "device:%lld", (long long)dev.id);
-	ev = (struct audit_event){dev.tenant_id, "lwm2m.security.set", object, "success", detail};
-	if ((r = st->ops->begin(st, 1)) != 0)
+	}
+	if ((r = lwm2m_pki_security_set(req->svc->v, &actor, &dev, psk ? NULL : s)) != 0) {
+		if (r == IV_ERR_EXISTS)
+			field_error(rep, field, "duplicate", "another device has this public key");
 		goto out;
-	if ((r = audit_append(req->svc->v, &actor, &ev)) != 0)
-		goto rollback;
-	r = psk ? st->ops->lwm2m_pki->security_delete(st, dev.id)
-		: st->ops->lwm2m_pki->security_put(st, s);
-	if (r == IV_ERR_NOT_FOUND && psk)
-		r = 0;
-	if (r != 0 || (r = st->ops->commit(st)) != 0)
-		goto rollback;
+	}
 	rep->body = security_json(&dev, psk ? NULL : s);
-	goto out;
-rollback:
-	st->ops->rollback(st);
-	if (r == IV_ERR_EXISTS)
-		field_error(rep, field ? field : "mode", "duplicate",
-			    "another device has this public key");
 out:
 	json_decref(body);
 	free(data);

@@ -1,9 +1,12 @@
 /* What iotvault accepts as LwM2M certificate-mode material (lwm2m_pki.h):
  * tenant CA certificates, device raw public keys and device certificates,
- * and the verification of a device's chain against its tenant's CA alone.
- * GnuTLS does the parsing and the path validation. */
+ * the verification of a device's chain against its tenant's CA alone, and
+ * the audited changes REST and CLI make. GnuTLS does the parsing and the
+ * path validation. */
 #include "iotvault/lwm2m_pki.h"
+#include "iotvault/audit.h"
 #include "iotvault/hex.h"
+#include "iotvault/lwm2m.h"
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -263,4 +266,89 @@ out:
 		gnutls_x509_crt_deinit(crts[i]);
 	gnutls_x509_trust_list_deinit(tl, 1);
 	return r;
+}
+
+/* Runs CHANGE after the audit record EV, in one transaction. */
+static int audited(struct vault *v, const struct audit_actor *actor, const struct audit_event *ev,
+		   int (*change)(struct store *st, void *arg), void *arg)
+{
+	struct store *st = vault_store(v);
+	int r;
+	if ((r = st->ops->begin(st, 1)) != 0)
+		return r;
+	if ((r = audit_append(v, actor, ev)) != 0 || (r = change(st, arg)) != 0 ||
+	    (r = st->ops->commit(st)) != 0) {
+		st->ops->rollback(st);
+		return r;
+	}
+	return 0;
+}
+
+static int ca_put(struct store *st, void *arg)
+{
+	return st->ops->lwm2m_pki->ca_put(st, arg);
+}
+
+static int ca_delete(struct store *st, void *arg)
+{
+	return st->ops->lwm2m_pki->ca_delete(st, *(int64_t *)arg);
+}
+
+static int security_put(struct store *st, void *arg)
+{
+	return st->ops->lwm2m_pki->security_put(st, arg);
+}
+
+static int security_delete(struct store *st, void *arg)
+{
+	int r = st->ops->lwm2m_pki->security_delete(st, *(int64_t *)arg);
+	return r == IV_ERR_NOT_FOUND ? 0 : r; /* already PSK */
+}
+
+int lwm2m_pki_ca_set(struct vault *v, const struct audit_actor *actor,
+		     struct lwm2m_tenant_ca_record *ca)
+{
+	struct audit_event ev;
+	char object[64], detail[LWM2M_SUBJECT_MAX + 96];
+	int r;
+	snprintf(object, sizeof(object), "tenant:%lld", (long long)ca->tenant_id);
+	snprintf(detail, sizeof(detail), "LwM2M device CA %s (SHA-256 %.16s...)", ca->subject,
+		 ca->sha256);
+	ev = (struct audit_event){ca->tenant_id, "lwm2m.ca.set", object, "success", detail};
+	if ((r = audited(v, actor, &ev, ca_put, ca)) == 0)
+		lwm2m_pki_trust_changed();
+	return r;
+}
+
+int lwm2m_pki_ca_delete(struct vault *v, const struct audit_actor *actor, int64_t tenant_id)
+{
+	struct audit_event ev;
+	char object[64];
+	int r;
+	snprintf(object, sizeof(object), "tenant:%lld", (long long)tenant_id);
+	ev = (struct audit_event){tenant_id, "lwm2m.ca.delete", object, "success",
+				  "LwM2M device CA removed"};
+	if ((r = audited(v, actor, &ev, ca_delete, &tenant_id)) == 0)
+		lwm2m_pki_trust_changed();
+	return r;
+}
+
+int lwm2m_pki_security_set(struct vault *v, const struct audit_actor *actor,
+			   const struct device_record *dev, struct lwm2m_device_security_record *sec)
+{
+	struct audit_event ev;
+	char object[64], detail[128], h[65];
+	int64_t id = dev->id;
+	snprintf(object, sizeof(object), "device:%lld", (long long)dev->id);
+	if (sec != NULL) {
+		sec->device_id = dev->id;
+		sec->tenant_id = dev->tenant_id;
+		hex_encode_upper(sec->spki_sha256, sizeof(sec->spki_sha256), h);
+		snprintf(detail, sizeof(detail), "DM security %s, public key SHA-256 %.16s...",
+			 sec->mode, h);
+	} else
+		snprintf(detail, sizeof(detail), "DM security psk");
+	ev = (struct audit_event){dev->tenant_id, "lwm2m.security.set", object, "success", detail};
+	return sec != NULL ? audited(v, actor, &ev, security_put, sec)
+			   : audited(v, actor, &ev, security_delete, &id);
 }

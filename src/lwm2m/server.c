@@ -184,6 +184,9 @@ static const char *dtls_cipher_violation(coap_session_t *session, const char **n
 		return "no GnuTLS session";
 	c = gnutls_cipher_get(g);
 	*name = gnutls_cipher_get_name(c) ? gnutls_cipher_get_name(c) : "?";
+	/* with an RSA server certificate GnuTLS could pick RSA key transport */
+	if (gnutls_kx_get(g) == GNUTLS_KX_RSA)
+		return "RSA key exchange (no forward secrecy)";
 	switch (c) {
 	case GNUTLS_CIPHER_AES_128_CCM_8:
 	case GNUTLS_CIPHER_AES_256_CCM_8:
