@@ -247,6 +247,12 @@ int lwm2m_pki_verify_chain(const void *chain_v, unsigned n, const char *ca_pem, 
 			*why = "certificate cannot be parsed";
 			goto out;
 		}
+	/* a CA certificate is not a device's (the trust anchor alone would
+	 * otherwise verify as a chain of one) */
+	if (gnutls_x509_crt_get_basic_constraints(crts[0], NULL, NULL, NULL) > 0) {
+		*why = "a CA certificate is not a device certificate";
+		goto out;
+	}
 	/* the leaf must be usable by a TLS client (key purpose, if present) */
 	{
 		gnutls_typed_vdata_st vd = {GNUTLS_DT_KEY_PURPOSE_OID,
