@@ -2,9 +2,11 @@
  * libcoap 3 (GnuTLS). The [lwm2m] configuration names its UDP listeners: the
  * DM listener (registration interface, POST /rd...), the bootstrap listener
  * (client-initiated bootstrap, POST /bs) and, only when configured, a NoSec
- * DM listener. A DTLS client's PSK identity is looked up in the vault inside
- * the handshake; unknown identities are refused there. The server runs one
- * thread of its own and takes the service lock around store and vault work.
+ * DM listener (and, when configured, RPK DM and bootstrap listeners). A DTLS
+ * client's PSK identity, raw public key or certificate is checked inside the
+ * handshake (vault, stored keys, the tenant's CA); unknown ones are refused
+ * there. The server runs one thread of its own and takes the service lock
+ * around store and vault work.
  * See docs/lwm2m.md. */
 #ifndef IOTVAULT_LWM2M_H
 #define IOTVAULT_LWM2M_H

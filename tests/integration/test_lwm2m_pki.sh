@@ -56,6 +56,12 @@ IV_K="$(rand_hex 16)" expect_exit 0 iv device add --data "$D" --tenant other --t
 	--endpoint urn:dev:other --psk env:IV_K
 new_cert other caA urn:dev:other
 new_cert otherX caX urn:dev:other
+# an RSA-4096 certificate: with the server's certificate it makes a
+# Security instance larger than one datagram (Block1)
+certtool --generate-privkey --key-type rsa --bits 4096 --no-text --outfile "$P/big.key" 2>/dev/null
+printf 'cn = "urn:dev:one"\ntls_www_client\nsigning_key\nexpiration_days = 30\n' >"$P/big.tmpl"
+ct --generate-certificate --load-privkey "$P/big.key" --load-ca-certificate "$P/caA.pem" \
+	--load-ca-privkey "$P/caA.key" --template "$P/big.tmpl" --outfile "$P/big.pem"
 
 # the RPK listeners show the server's key as an RPK (coap-client -M and
 # LwM2M Security Mode 1 want one); the others show its certificate
@@ -210,14 +216,15 @@ client_pki() { # PORT CREDENTIAL-ARGS... -- COMMAND...
 # device one: its certificate is configured (CN checked against the endpoint)
 api_json PUT "/api/v1/devices/$DEV1/lwm2m-security" "{\"mode\": \"x509\", \"certificate\": $(json_str "$P/two.pem")}"
 assert_eq "$STATUS" 400 "a certificate of another endpoint"
-api_json PUT "/api/v1/devices/$DEV1/lwm2m-security" "{\"mode\": \"x509\", \"certificate\": $(json_str "$P/one.pem")}"
+api_json PUT "/api/v1/devices/$DEV1/lwm2m-security" "{\"mode\": \"x509\", \"certificate\": $(json_str "$P/big.pem")}"
 assert_eq "$STATUS" 200 "set device one's certificate"
 before="$(audits lwm2m.bootstrap)"
-client_pki "$BS_PORT" --cert "$P/one.pem" --cert-key "$P/one.key" bootstrap urn:dev:one "$P/bs1"
+client_pki "$BS_PORT" --cert "$P/big.pem" --cert-key "$P/big.key" bootstrap urn:dev:one "$P/bs1"
 [[ $CLIENT_RC -eq 0 ]] || fail "X.509 bootstrap failed: $CLIENT_OUT"
 assert_contains "$CLIENT_OUT" "security mode 2, ssid 7, lifetime 300, binding U, uri coaps://127.0.0.1:$DM_PORT" "X.509 bootstrap writes"
 assert_contains "$CLIENT_OUT" "key 0 bytes" "no secret key written"
-assert_eq "$(cat "$P/bs1.pub")" "$(der_hex "$P/one.pem")" "/0/1/3: the device's certificate"
+assert_eq "$(cat "$P/bs1.pub")" "$(der_hex "$P/big.pem")" "/0/1/3: the device's certificate"
+[[ $(( ($(wc -c <"$P/bs1.pub") + $(wc -c <"$P/bs1.server")) / 2 )) -gt 1100 ]] || fail "the Security instance fits one datagram: Block1 not exercised"
 assert_eq "$(cat "$P/bs1.server")" "$(der_hex "$D/tls/cert.pem")" "/0/1/4: the server's certificate"
 assert_eq "$(audits lwm2m.bootstrap)" $((before + 2)) "bootstrap audited (started, success)"
 assert_eq "$(db_query "$D" "select count(*) from lwm2m_dm_credentials")" 0 "no DM credential for an X.509 device"
