@@ -370,11 +370,21 @@ void lwm2m_pki_server_refresh(struct lwm2m_server *srv)
 		free(acc.buf);
 		return;
 	}
-	free(p->trust);
-	p->trust = acc.buf;
-	p->trust_len = acc.buf ? acc.len + 1 : 0;
-	if (apply(srv) == 0)
-		log_info("lwm2m: tenant CAs reloaded");
+	{
+		/* libcoap keeps pointing at the old buffer until the new one is set */
+		char *old = p->trust;
+		size_t old_len = p->trust_len;
+		p->trust = acc.buf;
+		p->trust_len = acc.buf ? acc.len + 1 : 0;
+		if (apply(srv) != 0) {
+			p->trust = old;
+			p->trust_len = old_len;
+			free(acc.buf);
+			return;
+		}
+		free(old);
+	}
+	log_info("lwm2m: tenant CAs reloaded");
 }
 
 /* Called every loop turn: a change made through this process is picked up

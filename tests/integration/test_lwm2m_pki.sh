@@ -246,6 +246,25 @@ assert_contains "$CLIENT_OUT" "4.03" "certificate of device one bootstrapping de
 assert_eq "$(events lwm2m_endpoint_mismatch)" $((before + 1)) "endpoint-mismatch event at bootstrap"
 note "bootstrap: mode 2 with the device's and the server's certificate, mode 1 with both SPKIs"
 
+# ---- 6b. DM operations from the API over an RPK session ----
+"$CLIENT" --server "coaps://127.0.0.1:$RPK_DM_PORT" --rpk "$P/rpk2.rpk" serve urn:dev:two 300 1.1 U \
+	>"$T/two.serve" 2>&1 &
+SERVE_PID=$!
+for ((i = 0; i < 100; i++)); do
+	grep -qs '^2.01 /rd/' "$T/two.serve" && break
+	kill -0 "$SERVE_PID" 2>/dev/null || fail "the RPK client exited: $(cat "$T/two.serve")"
+	sleep 0.1
+done
+grep -qs '^2.01 /rd/' "$T/two.serve" || fail "the RPK client did not register"
+api GET "/api/v1/devices/$DEV2/lwm2m/3/0/0"
+assert_eq "$STATUS" 200 "DM read over an RPK session"
+assert_contains "$(cat "$T/api.json")" "iotvault test" "the value the device sent"
+api GET "/api/v1/devices/$DEV2/lwm2m"
+assert_eq "$(jq_ 'd["registration"]["security"]')" rpk "registration security in the API"
+kill -TERM "$SERVE_PID" 2>/dev/null || true
+wait "$SERVE_PID" 2>/dev/null || true
+note "DM read over an RPK session"
+
 # ---- 7. the CLI: the same checks and audit; the running server sees a CA
 # set by another process within a second ----
 expect_exit 2 iv lwm2m-pki ca-set --data "$D" --tenant other --file "$P/other.pem"
@@ -276,4 +295,9 @@ note "CLI: CA set/show/delete and security set/show, picked up by the running se
 KEYB64="$(grep -v -- '-----' "$D/tls/key.pem" | tr -d '\n' | head -c 40)"
 assert_not_contains "$(cat "$T/serve.out" "$T/serve.err" "$D/iotvault.log" "$TRANSCRIPT")" "$KEYB64" "the server's private key in the output"
 stop_server
+# a sanitizer build (make check's build-asan) reports into the server's stderr
+if grep -q "Sanitizer" "$T/serve.err"; then
+	sed 's/^/    /' "$T/serve.err" | head -40 >&2
+	fail "the sanitizer reported an error in iotvault serve"
+fi
 pass
