@@ -109,6 +109,13 @@ const char *lwm2m_session_security(const struct lwm2m_session *ls);
 int lwm2m_pki_server_start(struct lwm2m_server *srv) IV_WUR;
 /* Re-reads the tenant CAs when they changed (server thread). */
 void lwm2m_pki_server_refresh(struct lwm2m_server *srv);
+/* libcoap refuses a chain that leads to no tenant's CA in its own check,
+ * before validate_cn_call_back, and frees the GnuTLS session before any
+ * event: its log line is the only trace. The log hook hands every libcoap
+ * message here (it may run under the service lock, so refusals are only
+ * queued) and the server thread records them as security events. */
+void lwm2m_pki_libcoap_message(const char *line);
+void lwm2m_pki_record_refusals(struct lwm2m_server *srv);
 /* Refreshes at once when this process changed a tenant CA. */
 void lwm2m_pki_server_poll(struct lwm2m_server *srv);
 void lwm2m_pki_server_stop(struct lwm2m_server *srv);

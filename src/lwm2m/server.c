@@ -356,6 +356,7 @@ static void coap_log_hook(coap_log_t level, const char *message)
 	while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r'))
 		n--;
 	snprintf(line, sizeof(line), "%.*s", (int)(n < 200 ? n : 200), message);
+	lwm2m_pki_libcoap_message(line);
 	if (level <= LOG_ERR)
 		log_error("libcoap: %s", line);
 	else
@@ -441,6 +442,7 @@ static void *server_main(void *arg)
 		/* the last handshake's key is in libcoap's own copy by now */
 		secmem_wipe(srv->psk_slot->data, srv->psk_slot->len);
 		lwm2m_pki_server_poll(srv);
+		lwm2m_pki_record_refusals(srv);
 		lwm2m_bootstrap_run_pending(srv);
 		lwm2m_dm_run_pending(srv);
 		lwm2m_registration_drop_pending(srv);

@@ -60,6 +60,8 @@ struct lwm2m_pki_server {
 };
 
 static atomic_uint trust_generation;
+/* the running server, for the libcoap log hook (one per process) */
+static struct lwm2m_server *the_server;
 static unsigned trust_seen;
 
 void lwm2m_pki_trust_changed(void)
@@ -301,6 +303,78 @@ static int validate_peer(const char *cn, const uint8_t *der, size_t len, coap_se
 	return 1;
 }
 
+/* Refusals seen in libcoap's log, waiting to be recorded (server thread
+ * only; a full queue drops the newest, the log line stays). */
+#define REFUSALS_MAX 16
+static struct {
+	char address[LWM2M_ADDRESS_MAX + 1];
+	char subject[80];
+} refusals[REFUSALS_MAX];
+static size_t refusals_n;
+
+/* The address token ending just before POS in LINE ("...  host:port <-> ..."). */
+static void token_before(const char *line, const char *pos, char *out, size_t cap)
+{
+	const char *b = pos;
+	while (b > line && b[-1] != ' ' && b[-1] != '*')
+		b--;
+	snprintf(out, cap, "%.*s", (int)(pos - b), b);
+}
+
+static uint16_t port_of(const char *addr)
+{
+	const char *c = strrchr(addr, ':');
+	long v = c != NULL ? strtol(c + 1, NULL, 10) : 0;
+	return v > 0 && v < 65536 ? (uint16_t)v : 0;
+}
+
+void lwm2m_pki_libcoap_message(const char *line)
+{
+	/* libcoap 4.3.1, coap_gnutls.c cert_verify_gnutls():
+	 * "<local> <-> <remote> (ifN) DTLS: The peer certificate's CA is unknown: '<name>'" */
+	static const char tag[] = " DTLS: The peer certificate's CA is unknown: '";
+	const char *t = strstr(line, tag), *arrow = strstr(line, " <-> "), *end, *name;
+	char a[LWM2M_ADDRESS_MAX + 1], b[LWM2M_ADDRESS_MAX + 1], *paren;
+	size_t i = 0;
+
+	if (t == NULL || arrow == NULL || arrow > t || refusals_n == REFUSALS_MAX)
+		return;
+	token_before(line, arrow, a, sizeof(a));
+	snprintf(b, sizeof(b), "%.*s", (int)(t - arrow - 5), arrow + 5);
+	if ((paren = strchr(b, ' ')) != NULL)
+		*paren = '\0';
+	name = t + sizeof(tag) - 1;
+	end = strchr(name, '\'');
+	/* which side is the peer: the one that is not one of our listeners;
+	 * both are kept when that cannot be told */
+	{
+		struct lwm2m_server *srv = the_server;
+		uint16_t pa = port_of(a);
+		int a_ours = srv != NULL && pa != 0 &&
+			     (pa == srv->dm_port || pa == srv->bootstrap_port ||
+			      pa == srv->rpk_dm_port || pa == srv->rpk_bootstrap_port);
+		snprintf(refusals[refusals_n].address, sizeof(refusals[0].address), "%s",
+			 a_ours ? b : a);
+	}
+	for (const char *c = name; end != NULL && c < end && i < 64; c++)
+		refusals[refusals_n].subject[i++] = *c >= 0x20 && *c < 0x7f ? *c : '?';
+	refusals[refusals_n].subject[i] = '\0';
+	refusals_n++;
+}
+
+void lwm2m_pki_record_refusals(struct lwm2m_server *srv)
+{
+	if (refusals_n == 0)
+		return;
+	service_lock(srv->svc);
+	for (size_t i = 0; i < refusals_n; i++)
+		lwm2m_security_event(srv, 0, LWM2M_EVENT_CERTIFICATE_REFUSED, refusals[i].address,
+				     refusals[i].subject,
+				     "certificate chain not issued by any tenant's LwM2M device CA");
+	service_unlock(srv->svc);
+	refusals_n = 0;
+}
+
 struct trust_acc {
 	char *buf;
 	size_t len, cap;
@@ -458,6 +532,7 @@ int lwm2m_pki_server_start(struct lwm2m_server *srv)
 	p->setup_rpk.pki_key.key.pem_buf.public_cert_len = strlen(p->spki_pem) + 1;
 	srv->pki = p;
 	p = NULL;
+	the_server = srv;
 	lwm2m_pki_server_refresh(srv);
 	if (srv->pki->trust == NULL && (r = apply(srv)) != 0)
 		goto out;
@@ -476,6 +551,9 @@ out:
 
 void lwm2m_pki_server_stop(struct lwm2m_server *srv)
 {
+	if (the_server == srv)
+		the_server = NULL;
+	refusals_n = 0;
 	if (srv->pki == NULL)
 		return;
 	free(srv->pki->spki_pem);
