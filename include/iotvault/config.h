@@ -105,6 +105,12 @@ struct config {
 	char *lwm2m_rpk_dm_listen;
 	char *lwm2m_rpk_bootstrap_listen;
 	char *lwm2m_rpk_dm_server_uri;
+	int lwm2m_rebootstrap_after_s; /* re-bootstrap older active DM credentials; 0 = off */
+	/* firmware update (object 5), docs/lwm2m.md */
+	long lwm2m_firmware_max_bytes;      /* largest image accepted by upload */
+	int lwm2m_firmware_token_ttl_s;     /* life of a pull download token */
+	int lwm2m_firmware_poll_interval_ms; /* how often a job reads /5/0/3 and /5/0/5 */
+	int lwm2m_firmware_job_timeout_s;   /* a job not finished by then is timed_out */
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */

@@ -114,6 +114,7 @@ enum route_flags {
 	ROUTE_CARRIES_KEYS = 4,  /* response carries key material: Cache-Control: no-store */
 	ROUTE_USERS_ONLY = 8,    /* not for API keys (password change, logout) */
 	ROUTE_LARGE_BODY = 16,   /* uploads: body limit [http] max_import_bytes */
+	ROUTE_FIRMWARE_BODY = 32, /* firmware images: body limit [lwm2m] firmware_max_bytes */
 };
 
 struct route {
@@ -140,8 +141,10 @@ extern const struct route ingest_routes[];
 extern const struct route uplink_routes[];
 extern const struct route downlink_routes[];
 extern const struct route export_routes[];
+extern const struct route lwm2m_rebootstrap_routes[];
 extern const struct route lwm2m_routes[];
 extern const struct route lwm2m_pki_routes[];
+extern const struct route lwm2m_firmware_routes[];
 extern const struct route peer_routes[];
 
 /* Matches METHOD and PATH against every table; fills PARAMS. Returns the

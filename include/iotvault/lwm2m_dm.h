@@ -17,8 +17,13 @@
 
 /* How long a caller waits for the device's answer. */
 #define LWM2M_DM_TIMEOUT_MS 10000
-/* Largest request payload (one CoAP message, no block-wise upload yet). */
-#define LWM2M_DM_REQUEST_MAX 1024u
+/* Largest encoded Write/Create the REST API sends (records are bounded by
+ * LWM2M_RECORDS_MAX and LWM2M_VALUE_MAX too). A payload above one CoAP
+ * message goes block-wise (RFC 7959 Block1, libcoap's own transfer). */
+#define LWM2M_DM_REQUEST_MAX 65536u
+/* Largest payload lwm2m_dm_send() takes at all: firmware images pushed to
+ * /5/0/0 ([lwm2m] firmware_max_bytes is at most this). */
+#define LWM2M_DM_BODY_MAX (64u * 1024 * 1024)
 
 enum lwm2m_dm_method {
 	LWM2M_DM_READ,          /* GET with Accept */
@@ -54,7 +59,7 @@ struct lwm2m_dm_response {
 /* Sends REQ and waits for the device's answer. 0 with RESP filled when the
  * device answered (any code); IV_ERR_DEVICE_TIMEOUT when it did not answer
  * in time or its session is gone (or the LwM2M server is not running);
- * IV_ERR_TOO_LARGE for a payload above LWM2M_DM_REQUEST_MAX. Call without
+ * IV_ERR_TOO_LARGE for a payload above LWM2M_DM_BODY_MAX. Call without
  * the service lock. */
 int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp) IV_WUR;
 void lwm2m_dm_response_clear(struct lwm2m_dm_response *resp);

@@ -112,6 +112,7 @@ struct store_auth_ops;
 struct store_lorawan_ops;
 struct store_outbox_ops;
 struct store_hygiene_ops;
+struct store_lwm2m_rebootstrap_ops;
 
 typedef int (*store_device_cb)(void *ctx, const struct device_record *dev);
 typedef int (*store_secret_cb)(void *ctx, const struct secret_record *sec);
@@ -193,6 +194,10 @@ struct store_ops {
 	const struct store_lwm2m_ops *lwm2m; /* LwM2M server (include/iotvault/store_lwm2m.h) */
 	/* LwM2M tenant CAs, device RPKs/certificates (include/iotvault/store_lwm2m_pki.h) */
 	const struct store_lwm2m_pki_ops *lwm2m_pki;
+	/* re-bootstrap scheduler (include/iotvault/store_lwm2m_rebootstrap.h) */
+	const struct store_lwm2m_rebootstrap_ops *lwm2m_rebootstrap;
+	/* LwM2M firmware images and update jobs (include/iotvault/store_lwm2m_firmware.h) */
+	const struct store_lwm2m_firmware_ops *lwm2m_firmware;
 };
 
 struct store {

@@ -5,6 +5,7 @@
 #include "iotvault/http.h"
 #include "iotvault/log.h"
 #include "iotvault/lwm2m.h"
+#include "iotvault/lwm2m_rebootstrap.h"
 #include "iotvault/outbox.h"
 
 #include <getopt.h>
@@ -37,6 +38,7 @@ int cmd_serve(int argc, char **argv)
 	struct service svc;
 	struct http_server *srv = NULL, *backend = NULL;
 	struct lwm2m_server *lwm2m = NULL;
+	struct lwm2m_rebootstrap *rebootstrap = NULL;
 	struct app app;
 	sigset_t signals;
 	int c, r, sig, status;
@@ -112,6 +114,11 @@ int cmd_serve(int argc, char **argv)
 		status = cli_error(r, "cannot start the LwM2M server: %s", iv_error_message(r));
 		goto out;
 	}
+	if (lwm2m != NULL && (r = lwm2m_rebootstrap_start(&svc, &rebootstrap)) != 0) {
+		status = cli_error(r, "cannot start the LwM2M re-bootstrap scheduler: %s",
+				   iv_error_message(r));
+		goto out;
+	}
 	printf("iotvault %s serving https://%s\n", IOTVAULT_VERSION, svc.cfg.http_listen);
 	if (backend)
 		printf("join server (LoRaWAN Backend Interfaces) on https://%s\n",
@@ -135,6 +142,7 @@ int cmd_serve(int argc, char **argv)
 	status = 0;
 out:
 	lwm2m_server_stop(lwm2m);
+	lwm2m_rebootstrap_stop(rebootstrap);
 	http_server_stop(backend);
 	http_server_stop(srv);
 	outbox_workers_stop(&svc);

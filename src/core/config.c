@@ -54,6 +54,10 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	cfg->lwm2m_lifetime_max_s = 30 * 86400;
 	cfg->lwm2m_dm_lifetime_s = 86400;
 	cfg->lwm2m_short_server_id = 1;
+	cfg->lwm2m_firmware_max_bytes = 1024L * 1024;
+	cfg->lwm2m_firmware_token_ttl_s = 600;
+	cfg->lwm2m_firmware_poll_interval_ms = 1000;
+	cfg->lwm2m_firmware_job_timeout_s = 1800;
 	if (set_str(&cfg->data_dir, data_dir) || set_str(&cfg->db_path, "iotvault.db") ||
 	    set_str(&cfg->mk_key_dir, "keys") || set_str(&cfg->passphrase_env, "IOTVAULT_PASSPHRASE") ||
 	    set_str(&cfg->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so") ||
@@ -206,6 +210,11 @@ static const struct key_spec key_specs[] = {
 	{"lwm2m", "rpk_dm_listen", V_STR, OFF(lwm2m_rpk_dm_listen), 0, 0},
 	{"lwm2m", "rpk_bootstrap_listen", V_STR, OFF(lwm2m_rpk_bootstrap_listen), 0, 0},
 	{"lwm2m", "rpk_dm_server_uri", V_STR, OFF(lwm2m_rpk_dm_server_uri), 0, 0},
+	{"lwm2m", "rebootstrap_after_s", V_INT, OFF(lwm2m_rebootstrap_after_s), 0, 365 * 86400},
+	{"lwm2m", "firmware_max_bytes", V_LONG, OFF(lwm2m_firmware_max_bytes), 1024, 64L * 1024 * 1024},
+	{"lwm2m", "firmware_token_ttl_s", V_INT, OFF(lwm2m_firmware_token_ttl_s), 10, 86400},
+	{"lwm2m", "firmware_poll_interval_ms", V_INT, OFF(lwm2m_firmware_poll_interval_ms), 200, 60000},
+	{"lwm2m", "firmware_job_timeout_s", V_INT, OFF(lwm2m_firmware_job_timeout_s), 10, 7 * 86400},
 };
 
 static int fail(struct parse_state *st, int lineno, const char *section, const char *name,
@@ -399,80 +408,98 @@ char *config_path(const struct config *cfg, const char *path)
 	return out;
 }
 
+/* Comments config_render writes above a key. */
+static const struct {
+	const char *section, *name, *comment;
+} key_comments[] = {
+	{"master_key", "provider", "file | passphrase | pkcs11"},
+	{"backend", "listen", "LoRaWAN Backend Interfaces (join server); off disables the listener"},
+	{"lwm2m", "dm_listen", "LwM2M listeners (UDP); off disables one"},
+};
+
+/* Appends one "name = value" line (or a commented-out name when the value
+ * is unset) to F; -1 when a string would not read back unchanged. */
+static int render_key(FILE *f, const struct config *cfg, const struct key_spec *ks)
+{
+	static const char *const levels[] = {"debug", "info", "warning", "error"};
+	const char *base = (const char *)cfg;
+	const char *s;
+
+	switch (ks->kind) {
+	case V_STR:
+		s = *(char *const *)(base + ks->offset);
+		if (s == NULL || s[0] == '\0')
+			return fprintf(f, "# %s =\n", ks->name) < 0 ? -1 : 0;
+		if (!config_value_ok(s))
+			return -1;
+		return fprintf(f, "%s = %s\n", ks->name, s) < 0 ? -1 : 0;
+	case V_INT:
+		return fprintf(f, "%s = %d\n", ks->name, *(const int *)(base + ks->offset)) < 0 ? -1 : 0;
+	case V_LONG:
+		return fprintf(f, "%s = %ld\n", ks->name, *(const long *)(base + ks->offset)) < 0 ? -1
+												  : 0;
+	case V_OPSLIMIT:
+		return fprintf(f, "%s = %llu\n", ks->name,
+			       (unsigned long long)*(const uint64_t *)(base + ks->offset)) < 0
+			       ? -1
+			       : 0;
+	case V_MEMLIMIT:
+		return fprintf(f, "%s = %zu\n", ks->name,
+			       *(const size_t *)(base + ks->offset) / (1024u * 1024u)) < 0
+			       ? -1
+			       : 0;
+	case V_PROVIDER:
+		return fprintf(f, "%s = %s\n", ks->name,
+			       mk_provider_name(*(const enum mk_provider_kind *)(base + ks->offset))) < 0
+			       ? -1
+			       : 0;
+	case V_LOGLEVEL:
+		return fprintf(f, "%s = %s\n", ks->name, levels[*(const int *)(base + ks->offset) & 3]) < 0
+			       ? -1
+			       : 0;
+	}
+	return -1;
+}
+
+/* Every key of key_specs, in its order, so a key added there is written
+ * too (an `init` file then names every setting an operator can change). */
 char *config_render(const struct config *cfg)
 {
 	char *out = NULL;
-	static const char *const levels[] = {"debug", "info", "warning", "error"};
-	const char *const values[] = {cfg->db_path, cfg->mk_key_dir, cfg->passphrase_env,
-				      cfg->pkcs11_module, cfg->pkcs11_token_label, cfg->pkcs11_pin_env,
-				      cfg->pkcs11_key_label, cfg->tls_certificate,
-				      cfg->tls_private_key, cfg->log_file, cfg->http_listen,
-				      cfg->backend_listen,
-				      cfg->auth_common_passwords};
-	int n;
+	size_t out_len = 0;
+	const char *section = NULL;
+	FILE *f = open_memstream(&out, &out_len);
+	int bad = 0;
 
-	/* what is written must read back as the same value */
-	for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++)
-		if (!config_value_ok(values[i]))
-			return NULL;
-	n = asprintf(&out,
-		"# iotvault configuration. Every key is described in README.md.\n"
-		"# Relative paths are relative to this directory.\n\n"
-		"[storage]\n"
-		"path = %s\n"
-		"busy_timeout_ms = %d\n\n"
-		"[master_key]\n"
-		"# file | passphrase | pkcs11\n"
-		"provider = %s\n"
-		"key_dir = %s\n"
-		"passphrase_env = %s\n"
-		"kdf_opslimit = %llu\n"
-		"kdf_memlimit_mib = %zu\n"
-		"pkcs11_module = %s\n"
-		"pkcs11_token_label = %s\n"
-		"pkcs11_pin_env = %s\n"
-		"pkcs11_key_label = %s\n"
-		"rotation_batch_size = %d\n\n"
-		"[tls]\n"
-		"certificate = %s\n"
-		"private_key = %s\n\n"
-		"[log]\n"
-		"file = %s\n"
-		"level = %s\n\n"
-		"[http]\n"
-		"listen = %s\n"
-		"threads = %d\n"
-		"max_body_bytes = %ld\n"
-		"max_import_bytes = %ld\n"
-		"max_header_bytes = %ld\n"
-		"connections_per_source = %d\n"
-		"request_timeout_s = %d\n\n"
-		"[backend]\n"
-		"# LoRaWAN Backend Interfaces (join server); off disables the listener\n"
-		"listen = %s\n"
-		"session_lifetime_s = %d\n\n"
-		"[session]\n"
-		"idle_timeout_s = %d\n"
-		"absolute_timeout_s = %d\n\n"
-		"[auth]\n"
-		"max_failures_per_account_hour = %d\n"
-		"max_failures_per_source_hour = %d\n"
-		"throttle_base_ms = %d\n"
-		"throttle_max_ms = %d\n"
-		"common_passwords = %s\n",
-		cfg->db_path, cfg->busy_timeout_ms, mk_provider_name(cfg->mk_provider),
-		cfg->mk_key_dir, cfg->passphrase_env, (unsigned long long)cfg->kdf_opslimit,
-		cfg->kdf_memlimit / (1024u * 1024u), cfg->pkcs11_module, cfg->pkcs11_token_label,
-		cfg->pkcs11_pin_env, cfg->pkcs11_key_label, cfg->rotation_batch_size,
-		cfg->tls_certificate, cfg->tls_private_key, cfg->log_file, levels[cfg->log_level & 3],
-		cfg->http_listen, cfg->http_threads, cfg->http_max_body_bytes, cfg->http_max_import_bytes,
-		cfg->http_max_header_bytes, cfg->http_connections_per_source,
-		cfg->http_request_timeout_s, cfg->backend_listen, cfg->joinserver_lifetime_s,
-		cfg->session_idle_timeout_s,
-		cfg->session_absolute_timeout_s, cfg->auth_max_failures_per_account_hour,
-		cfg->auth_max_failures_per_source_hour, cfg->auth_throttle_base_ms,
-		cfg->auth_throttle_max_ms, cfg->auth_common_passwords);
-	return n < 0 ? NULL : out;
+	if (f == NULL)
+		return NULL;
+	if (fputs("# iotvault configuration. Every key is described in README.md.\n"
+		  "# Relative paths are relative to this directory; a commented-out\n"
+		  "# key keeps its built-in default.\n",
+		  f) < 0)
+		bad = 1;
+	for (size_t i = 0; !bad && i < sizeof(key_specs) / sizeof(key_specs[0]); i++) {
+		const struct key_spec *ks = &key_specs[i];
+		if (section == NULL || strcmp(section, ks->section) != 0) {
+			section = ks->section;
+			if (fprintf(f, "\n[%s]\n", section) < 0)
+				bad = 1;
+		}
+		for (size_t j = 0; j < sizeof(key_comments) / sizeof(key_comments[0]); j++)
+			if (strcmp(key_comments[j].section, ks->section) == 0 &&
+			    strcmp(key_comments[j].name, ks->name) == 0 &&
+			    fprintf(f, "# %s\n", key_comments[j].comment) < 0)
+				bad = 1;
+		if (!bad && render_key(f, cfg, ks) != 0)
+			bad = 1;
+	}
+	if (fclose(f) != 0)
+		bad = 1;
+	if (bad) {
+		free(out);
+		return NULL;
+	}
+	return out;
 }
 
 void config_free(struct config *cfg)

@@ -551,7 +551,7 @@ static int dm_operation(struct http_request *req, struct http_reply *rep, enum l
 		r = lwm2m_encode(dmr.content_format, &path, recs, payload, LWM2M_DM_REQUEST_MAX, &len);
 		if (r != 0) {
 			rep->error_message = r == IV_ERR_TOO_LARGE
-						     ? "the records do not fit one CoAP message"
+						     ? "the encoded records exceed 65536 bytes"
 						     : "the records cannot be encoded for this path";
 			goto out;
 		}

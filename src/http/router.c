@@ -12,7 +12,8 @@ static const struct route *const tables[] = {
 	ingest_routes, uplink_routes, downlink_routes,
 	webhook_routes,
 	hygiene_routes,
-	lwm2m_routes, lwm2m_pki_routes,
+	lwm2m_rebootstrap_routes, /* before lwm2m_routes: /lwm2m/{obj} */
+	lwm2m_routes, lwm2m_firmware_routes, lwm2m_pki_routes,
 	peer_routes,
 };
 

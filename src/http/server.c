@@ -714,7 +714,8 @@ static size_t header_bytes(struct MHD_Connection *c, const char *url)
 	return total;
 }
 
-/* Upload routes (bulk import) take larger bodies than the rest of the API. */
+/* Upload routes (bulk import, firmware images) take larger bodies than the
+ * rest of the API. */
 static size_t body_limit(const struct http_server *srv, const char *method, const char *url)
 {
 	const struct config *cfg = &srv->svc->cfg;
@@ -727,6 +728,8 @@ static size_t body_limit(const struct http_server *srv, const char *method, cons
 	if (srv->backend)
 		return (size_t)cfg->http_max_body_bytes;
 	route = router_match(method, url, params, &nparams, scratch, sizeof(scratch), &path_exists);
+	if (route && (route->flags & ROUTE_FIRMWARE_BODY))
+		return (size_t)cfg->lwm2m_firmware_max_bytes;
 	return route && (route->flags & ROUTE_LARGE_BODY) ? (size_t)cfg->http_max_import_bytes
 							  : (size_t)cfg->http_max_body_bytes;
 }

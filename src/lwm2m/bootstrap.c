@@ -243,7 +243,8 @@ void lwm2m_bootstrap_handle_request(coap_resource_t *resource, coap_session_t *s
 	struct device_record dev;
 	struct device_selector sel = {0};
 	struct audit_actor actor;
-	char ep[STORE_NAME_MAX + 1], pct[16];
+	struct lwm2m_query q;
+	char ep[STORE_NAME_MAX + 1];
 	int r;
 	(void)resource;
 	(void)request;
@@ -262,12 +263,13 @@ void lwm2m_bootstrap_handle_request(coap_resource_t *resource, coap_session_t *s
 		coap_pdu_set_code(response, COAP_RESPONSE_CODE_FORBIDDEN);
 		return;
 	}
-	if (lwm2m_query_param(query, "ep", ep, sizeof(ep)) != 1 ||
-	    !lwm2m_ident_ok(ep, strlen(ep), STORE_NAME_MAX) ||
-	    lwm2m_query_param(query, "pct", pct, sizeof(pct)) < 0) {
-		coap_pdu_set_code(response, COAP_RESPONSE_CODE_BAD_REQUEST);
+	if ((r = lwm2m_query_parse(LWM2M_QUERY_BOOTSTRAP, query ? query->s : NULL,
+				   query ? query->length : 0, NULL, &q)) != 0) {
+		coap_pdu_set_code(response, r == IV_ERR_TOO_LARGE ? COAP_RESPONSE_CODE(413)
+								  : COAP_RESPONSE_CODE_BAD_REQUEST);
 		return;
 	}
+	snprintf(ep, sizeof(ep), "%s", q.ep);
 	/* LwM2M 1.1 "pct": the format the client prefers; the writes are TLV,
 	 * which every 1.0 and 1.1 client must accept */
 	if (ls->bs != NULL) {

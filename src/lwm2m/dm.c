@@ -128,7 +128,7 @@ int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *
 	int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : LWM2M_DM_TIMEOUT_MS, r;
 
 	memset(resp, 0, sizeof(*resp));
-	if (req->payload_len > LWM2M_DM_REQUEST_MAX)
+	if (req->payload_len > LWM2M_DM_BODY_MAX)
 		return IV_ERR_TOO_LARGE;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return IV_ERR_NOMEM;
@@ -215,7 +215,24 @@ static coap_pdu_code_t method_code(enum lwm2m_dm_method m)
 	return COAP_REQUEST_CODE_GET;
 }
 
-/* Sends P on SESSION; fills its token. Runs on the server thread. */
+/* A request body handed to libcoap for a (possibly block-wise) transfer. */
+struct dm_body {
+	size_t len;
+	uint8_t data[];
+};
+
+/* libcoap's release callback for a body handed to it: the transfer ended. */
+static void release_body(coap_session_t *session, void *app_ptr)
+{
+	struct dm_body *b = app_ptr;
+	(void)session;
+	secmem_wipe(b->data, b->len);
+	free(b);
+}
+
+/* Sends P on SESSION; fills its token. Runs on the server thread. A body
+ * above one message goes block-wise (Block1) by libcoap, from a copy libcoap
+ * owns until the transfer ends: the pending request may be freed before. */
 static int send_request(coap_session_t *session, struct dm_pending *p)
 {
 	const struct lwm2m_dm_request *req = &p->req;
@@ -245,8 +262,18 @@ static int send_request(coap_session_t *session, struct dm_pending *p)
 	    coap_add_option(pdu, COAP_OPTION_ACCEPT, coap_encode_var_safe(opt, sizeof(opt), req->accept),
 			    opt) == 0)
 		goto fail;
-	if (req->payload_len > 0 && !coap_add_data(pdu, req->payload_len, req->payload))
-		goto fail;
+	if (req->payload_len > 0) {
+		struct dm_body *b = malloc(sizeof(*b) + req->payload_len); /* lint:not-secret */
+		if (b == NULL) {
+			coap_delete_pdu(pdu);
+			return IV_ERR_NOMEM;
+		}
+		b->len = req->payload_len;
+		memcpy(b->data, req->payload, req->payload_len);
+		/* libcoap 4.3.1 calls release_body on its failure paths too */
+		if (!coap_add_data_large_request(session, pdu, b->len, b->data, release_body, b))
+			goto fail;
+	}
 	if (coap_send(session, pdu) == COAP_INVALID_MID)
 		return IV_ERR_IO;
 	return 0;

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "iotvault/lwm2m.h"
+#include "iotvault/lwm2m_query.h"
 #include "iotvault/secmem.h"
 #include "iotvault/store_lwm2m.h"
 #include "iotvault/vault_lwm2m.h"
@@ -90,12 +91,6 @@ void lwm2m_security_event(struct lwm2m_server *srv, int64_t tenant_id, const cha
 			  const char *source, const char *subject, const char *detail);
 /* The audit actor of the server acting for a client at SOURCE. */
 struct audit_actor lwm2m_actor(const char *source);
-/* The value of query parameter NAME in QUERY ("a=1&b&c=3"): 1 with *VALUE
- * (NUL-terminated copy in BUF, CAP bytes; "" for a bare name) when present
- * once, 0 when absent, IV_ERR_INVALID when repeated or too long. */
-int lwm2m_query_param(const coap_string_t *query, const char *name, char *buf, size_t cap) IV_WUR;
-/* True for [A-Za-z0-9._:@+-]{1,MAX}: endpoint names and PSK identities. */
-int lwm2m_ident_ok(const char *s, size_t len, size_t max);
 
 /* Why SESSION's protocol version breaks the DTLS policy, or NULL. */
 const char *lwm2m_dtls_version_violation(coap_session_t *session);
@@ -168,5 +163,17 @@ int lwm2m_dm_on_response(struct lwm2m_server *srv, coap_session_t *session,
 void lwm2m_dm_on_nack(struct lwm2m_server *srv, coap_session_t *session, const coap_pdu_t *sent);
 /* SESSION is closing: its requests end without an answer. */
 void lwm2m_dm_session_gone(struct lwm2m_server *srv, coap_session_t *session);
+
+/* firmware.c: firmware update jobs and their download resources */
+/* Marks jobs left running by a previous run failed; jobs may start. */
+void lwm2m_firmware_attach(struct lwm2m_server *srv);
+/* Tells the job threads to end (before the server thread stops). */
+void lwm2m_firmware_stop_jobs(void);
+/* Joins the job threads (after lwm2m_dm_detach). */
+void lwm2m_firmware_detach(struct lwm2m_server *srv);
+/* Frees the download tokens (after the context and its transfers are gone). */
+void lwm2m_firmware_free_tokens(void);
+/* Adds the resources of new download tokens, drops burnt and expired ones. */
+void lwm2m_firmware_run_pending(struct lwm2m_server *srv);
 
 #endif

@@ -20,13 +20,7 @@
 
 /* What a Register or Update request says. */
 struct reg_params {
-	char ep[STORE_NAME_MAX + 1];
-	int has_lt;
-	int64_t lifetime_s;
-	char version[LWM2M_VERSION_MAX + 1];
-	int has_binding;
-	char binding[LWM2M_BINDING_MAX + 1];
-	int queue; /* "Q" parameter (1.1) or Q in the binding (1.0) */
+	struct lwm2m_query q;
 	int has_links;
 	char links[LWM2M_OBJECT_LINKS_MAX + 1];
 };
@@ -43,50 +37,22 @@ static coap_pdu_code_t parse_params(struct lwm2m_server *srv, const coap_pdu_t *
 				    struct reg_params *p)
 {
 	const struct config *cfg = &srv->svc->cfg;
-	char lt[16], q[4];
+	const struct lwm2m_query_limits limits = {cfg->lwm2m_lifetime_min_s,
+						  cfg->lwm2m_lifetime_max_s,
+						  cfg->lwm2m_lifetime_default_s};
 	const uint8_t *data;
 	size_t len, offset, total;
 	int r;
 
 	memset(p, 0, sizeof(*p));
-	if ((r = lwm2m_query_param(query, "ep", p->ep, sizeof(p->ep))) < 0)
+	r = lwm2m_query_parse(registering ? LWM2M_QUERY_REGISTER : LWM2M_QUERY_UPDATE,
+			      query ? query->s : NULL, query ? query->length : 0, &limits, &p->q);
+	if (r == IV_ERR_REFUSED)
+		return COAP_RESPONSE_CODE(412); /* unsupported LwM2M version */
+	if (r == IV_ERR_TOO_LARGE)
+		return COAP_RESPONSE_CODE(413);
+	if (r != 0)
 		return COAP_RESPONSE_CODE_BAD_REQUEST;
-	if (registering && (r != 1 || !lwm2m_ident_ok(p->ep, strlen(p->ep), STORE_NAME_MAX)))
-		return COAP_RESPONSE_CODE_BAD_REQUEST;
-	if (!registering && r == 1) /* an Update does not name the endpoint */
-		return COAP_RESPONSE_CODE_BAD_REQUEST;
-	if ((r = lwm2m_query_param(query, "lt", lt, sizeof(lt))) < 0)
-		return COAP_RESPONSE_CODE_BAD_REQUEST;
-	if (r == 1) {
-		char *end;
-		long long v = strtoll(lt, &end, 10);
-		if (lt[0] < '0' || lt[0] > '9' || *end != '\0' || v < cfg->lwm2m_lifetime_min_s ||
-		    v > cfg->lwm2m_lifetime_max_s)
-			return COAP_RESPONSE_CODE_BAD_REQUEST;
-		p->has_lt = 1;
-		p->lifetime_s = v;
-	} else
-		p->lifetime_s = cfg->lwm2m_lifetime_default_s;
-	if ((r = lwm2m_query_param(query, "lwm2m", p->version, sizeof(p->version))) < 0)
-		return COAP_RESPONSE_CODE_BAD_REQUEST;
-	if (registering) {
-		if (r == 0)
-			snprintf(p->version, sizeof(p->version), "1.0");
-		if (strcmp(p->version, "1.0") != 0 && strcmp(p->version, "1.1") != 0)
-			return COAP_RESPONSE_CODE(412); /* unsupported LwM2M version */
-	} else if (r == 1)
-		return COAP_RESPONSE_CODE_BAD_REQUEST;
-	if ((r = lwm2m_query_param(query, "b", p->binding, sizeof(p->binding))) < 0)
-		return COAP_RESPONSE_CODE_BAD_REQUEST;
-	if (r == 1) {
-		if (p->binding[0] == '\0' || strspn(p->binding, "UQSTN") != strlen(p->binding))
-			return COAP_RESPONSE_CODE_BAD_REQUEST;
-		p->has_binding = 1;
-	} else
-		snprintf(p->binding, sizeof(p->binding), "U");
-	if ((r = lwm2m_query_param(query, "Q", q, sizeof(q))) < 0 || (r == 1 && q[0] != '\0'))
-		return COAP_RESPONSE_CODE_BAD_REQUEST;
-	p->queue = r == 1 || strchr(p->binding, 'Q') != NULL;
 	if (coap_get_data_large(request, &len, &data, &offset, &total) && total > 0) {
 		coap_opt_iterator_t it;
 		coap_opt_t *cf = coap_check_option(request, COAP_OPTION_CONTENT_FORMAT, &it);
@@ -266,7 +232,7 @@ void lwm2m_register_handle_request(coap_resource_t *resource, coap_session_t *se
 	if (ls->listener == LW_LISTENER_DM)
 		(void)lwm2m_session_check_cipher(srv, session, ls);
 	service_lock(srv->svc);
-	if ((code = authorise(srv, ls, p.ep, 0, NULL, &dev, &cred)) != 0)
+	if ((code = authorise(srv, ls, p.q.ep, 0, NULL, &dev, &cred)) != 0)
 		goto out;
 	code = COAP_RESPONSE_CODE_INTERNAL_ERROR;
 	memset(&reg, 0, sizeof(reg));
@@ -274,10 +240,10 @@ void lwm2m_register_handle_request(coap_resource_t *resource, coap_session_t *se
 	reg.device_id = dev.id;
 	new_location(reg.location);
 	snprintf(reg.endpoint, sizeof(reg.endpoint), "%s", dev.endpoint);
-	snprintf(reg.lwm2m_version, sizeof(reg.lwm2m_version), "%s", p.version);
-	snprintf(reg.binding, sizeof(reg.binding), "%s", p.binding);
-	reg.queue_mode = p.queue;
-	reg.lifetime_s = p.lifetime_s;
+	snprintf(reg.lwm2m_version, sizeof(reg.lwm2m_version), "%s", p.q.version);
+	snprintf(reg.binding, sizeof(reg.binding), "%s", p.q.binding);
+	reg.queue_mode = p.q.queue;
+	reg.lifetime_s = p.q.lifetime_s;
 	snprintf(reg.object_links, sizeof(reg.object_links), "%s", p.links);
 	snprintf(reg.address, sizeof(reg.address), "%s", ls->address);
 	snprintf(reg.security, sizeof(reg.security), "%s", lwm2m_session_security(ls));
@@ -370,12 +336,16 @@ static void handle_registration(coap_resource_t *resource, coap_session_t *sessi
 		}
 		goto out;
 	}
-	if (p.has_lt)
-		reg.lifetime_s = p.lifetime_s;
-	if (p.has_binding) {
-		snprintf(reg.binding, sizeof(reg.binding), "%s", p.binding);
-		reg.queue_mode = p.queue;
-	} else if (p.queue)
+	if (lwm2m_query_check_version(&p.q, reg.lwm2m_version) != 0) {
+		code = COAP_RESPONSE_CODE_BAD_REQUEST;
+		goto out;
+	}
+	if (p.q.has_lt)
+		reg.lifetime_s = p.q.lifetime_s;
+	if (p.q.has_binding) {
+		snprintf(reg.binding, sizeof(reg.binding), "%s", p.q.binding);
+		reg.queue_mode = p.q.queue;
+	} else if (p.q.queue)
 		reg.queue_mode = 1;
 	if (p.has_links)
 		snprintf(reg.object_links, sizeof(reg.object_links), "%s", p.links);

@@ -32,47 +32,6 @@ static int64_t now_ms(void)
 	return store_now_ms();
 }
 
-int lwm2m_ident_ok(const char *s, size_t len, size_t max)
-{
-	if (len == 0 || len > max)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = s[i];
-		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		      (c != '\0' && strchr("._:@+-", c) != NULL)))
-			return 0;
-	}
-	return 1;
-}
-
-int lwm2m_query_param(const coap_string_t *query, const char *name, char *buf, size_t cap)
-{
-	size_t nlen = strlen(name), i = 0;
-	int found = 0;
-
-	buf[0] = '\0';
-	if (query == NULL)
-		return 0;
-	while (i <= query->length) {
-		size_t j = i;
-		while (j < query->length && query->s[j] != '&')
-			j++;
-		/* one parameter in [i, j) */
-		const char *p = (const char *)query->s + i;
-		size_t plen = j - i;
-		if (plen >= nlen && strncmp(p, name, nlen) == 0 && (plen == nlen || p[nlen] == '=')) {
-			size_t vlen = plen == nlen ? 0 : plen - nlen - 1;
-			if (found || vlen >= cap)
-				return IV_ERR_INVALID;
-			memcpy(buf, p + (plen == nlen ? nlen : nlen + 1), vlen);
-			buf[vlen] = '\0';
-			found = 1;
-		}
-		i = j + 1;
-	}
-	return found;
-}
-
 struct audit_actor lwm2m_actor(const char *source)
 {
 	return (struct audit_actor){"system", "lwm2m", source && source[0] ? source : "udp"};
@@ -444,6 +403,7 @@ static void *server_main(void *arg)
 		lwm2m_pki_server_poll(srv);
 		lwm2m_pki_record_refusals(srv);
 		lwm2m_bootstrap_run_pending(srv);
+		lwm2m_firmware_run_pending(srv);
 		lwm2m_dm_run_pending(srv);
 		lwm2m_registration_drop_pending(srv);
 		if (now_ms() >= srv->next_sweep_ms) {
@@ -602,6 +562,7 @@ int lwm2m_server_start(struct service *svc, struct lwm2m_server **out)
 	if (r != 0)
 		goto out;
 	lwm2m_dm_attach(srv);
+	lwm2m_firmware_attach(srv);
 	if (pthread_create(&srv->thread, NULL, server_main, srv) != 0) {
 		r = IV_ERR_INTERNAL;
 		goto out;
@@ -620,11 +581,13 @@ void lwm2m_server_stop(struct lwm2m_server *srv)
 {
 	if (srv == NULL)
 		return;
+	lwm2m_firmware_stop_jobs();
 	if (srv->thread_started) {
 		atomic_store(&srv->stop, 1);
 		pthread_join(srv->thread, NULL);
 	}
 	lwm2m_dm_detach(srv);
+	lwm2m_firmware_detach(srv);
 	if (srv->ctx_rpk != NULL) {
 		coap_free_context(srv->ctx_rpk);
 		srv->ctx_rpk = NULL;
@@ -635,6 +598,7 @@ void lwm2m_server_stop(struct lwm2m_server *srv)
 		srv->ctx = NULL;
 		coap_cleanup();
 	}
+	lwm2m_firmware_free_tokens();
 	lwm2m_pki_server_stop(srv);
 	lwm2m_registration_drop_pending(srv);
 	secbuf_free(srv->psk_slot);

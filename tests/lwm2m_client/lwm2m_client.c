@@ -25,6 +25,19 @@
  *                        the server's requests on /3/0 until SIGTERM; prints
  *                        "wrote /3/0/13 V (FORMAT)" and "executed /3/0/4".
  *                        SIGUSR1 makes it stop answering (a device gone quiet).
+ *                        Execute /1/0/9 (Bootstrap-Request Trigger) is answered
+ *                        2.04, printed "executed /1/0/9", and ends serve (exit
+ *                        0): the caller then bootstraps and serves again.
+ *                        Also serves /3/0/15 (Timezone, a string of up to 16 KiB,
+ *                        read and written block-wise) and a Firmware Update
+ *                        object /5/0: the image pushed to /5/0/0, or fetched
+ *                        block-wise from the Package URI written to /5/0/1 on
+ *                        the same DTLS session, is compared with --fw-expect
+ *                        FILE (prints "firmware N bytes identical|differ";
+ *                        differ: State 0, Update Result 5); Execute /5/0/2
+ *                        ends with Update Result --fw-result N (default 1).
+ *                        --fw-uri-file F saves the Package URI (0600, never
+ *                        printed); --fw-pull-delay MS waits before fetching.
  * The key file holds the PSK as hex; the key is never printed. Exit status:
  * 0 for a 2.xx answer, 4 for another answer (its code is printed), 3 when
  * nothing came back (handshake refused, timeout), 2 for usage errors. */
@@ -221,6 +234,7 @@ static int tlv_apply(unsigned obj, const uint8_t *data, size_t len)
 #define CF_SENML_CBOR 112
 
 static volatile sig_atomic_t muted, stopping;
+static int bootstrap_asked;
 static long long dev_time = 1700000000; /* /3/0/13 Current Time, writable */
 static const char *const dev_strings[] = {"iotvault test", "lwm2m_client", "SN-0001", "1.2.3"};
 #define DEV_BATTERY 87 /* /3/0/9 */
@@ -517,6 +531,253 @@ static void hnd_device(coap_resource_t *res, coap_session_t *s, const coap_pdu_t
 	}
 }
 
+/* POST /1/0/9: the server wants a new bootstrap; serve returns once the
+ * answer is out */
+static void hnd_bootstrap_trigger(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+				  const coap_string_t *q, coap_pdu_t *resp)
+{
+	(void)res, (void)s, (void)req, (void)q;
+	printf("executed /1/0/9\n");
+	bootstrap_asked = 1;
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+}
+/* ---- /3/0/15 Timezone: a long string, read and written block-wise ---- */
+
+static char dev_tz[16384] = "Europe/Berlin";
+
+static void hnd_timezone(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+			 const coap_string_t *q, coap_pdu_t *resp)
+{
+	static struct {
+		uint8_t b[sizeof(dev_tz) + 64];
+		size_t n;
+	} big;
+	coap_opt_iterator_t it;
+	coap_opt_t *opt;
+	unsigned accept = CF_TLV, cf = CF_TLV;
+	const uint8_t *data;
+	size_t len, offset, total;
+
+	if ((opt = coap_check_option(req, COAP_OPTION_ACCEPT, &it)) != NULL)
+		accept = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+	if ((opt = coap_check_option(req, COAP_OPTION_CONTENT_FORMAT, &it)) != NULL)
+		cf = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
+	if (coap_pdu_get_code(req) == COAP_REQUEST_CODE_GET) {
+		size_t n = strlen(dev_tz);
+		big.n = 0;
+		if (accept == CF_SENML_CBOR) {
+			/* [{0: "/3/0/15", 3: tz}] */
+			const uint8_t head[] = {0x81, 0xa2, 0x00, 0x67, '/', '3', '/', '0', '/', '1', '5', 0x03};
+			memcpy(big.b, head, sizeof(head));
+			big.n = sizeof(head);
+			big.b[big.n++] = 0x79; /* text, 2-byte length */
+			big.b[big.n++] = (uint8_t)(n >> 8);
+			big.b[big.n++] = (uint8_t)n;
+		} else {
+			big.b[big.n++] = 0xc0 | 0x10; /* resource, 8-bit id, 16-bit length */
+			big.b[big.n++] = 15;
+			big.b[big.n++] = (uint8_t)(n >> 8);
+			big.b[big.n++] = (uint8_t)n;
+		}
+		memcpy(big.b + big.n, dev_tz, n);
+		big.n += n;
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
+		coap_add_data_large_response(res, s, req, resp, q, (uint16_t)accept, -1, 0, big.n, big.b,
+					     NULL, NULL);
+		return;
+	}
+	if (!coap_get_data_large(req, &len, &data, &offset, &total) || offset != 0 || len != total) {
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_BAD_REQUEST);
+		return;
+	}
+	/* the text is the last and longest string of the body: find it */
+	if (cf == CF_SENML_CBOR || cf == CF_TLV) {
+		size_t i = 0, n = 0;
+		const uint8_t *end = data + len;
+		if (cf == CF_TLV) {
+			struct tlv t;
+			const uint8_t *p = data;
+			if (tlv_next(&p, end, &t) == 1 && t.type == 3 && t.id == 15) {
+				i = (size_t)(t.value - data);
+				n = t.len;
+			}
+		} else {
+			/* the vs value: a text string whose head is 0x78/0x79/0x6x */
+			for (i = 0; i + 1 < len; i++) {
+				if (data[i] == 0x03 && i + 1 < len && (data[i + 1] >> 5) == 3) {
+					const uint8_t *p = data + i + 1;
+					unsigned major;
+					unsigned long long v;
+					if (cbor_next(&p, end, &major, &v) == 1 && v <= (size_t)(end - p)) {
+						n = (size_t)v;
+						i = (size_t)(p - data);
+						break;
+					}
+				}
+			}
+		}
+		if (n == 0 || n >= sizeof(dev_tz)) {
+			coap_pdu_set_code(resp, COAP_RESPONSE_CODE_BAD_REQUEST);
+			return;
+		}
+		memcpy(dev_tz, data + i, n);
+		dev_tz[n] = '\0';
+		printf("wrote /3/0/15 %zu chars in a %zu-byte body\n", n, len);
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+		return;
+	}
+	coap_pdu_set_code(resp, COAP_RESPONSE_CODE(415));
+}
+
+/* ---- /5/0 Firmware Update ---- */
+
+static void write_private(const char *path, const char *text);
+
+static const char *fw_expect_file, *fw_uri_file;
+static long fw_pull_delay_ms, fw_final_result = 1;
+static int fw_state, fw_result;
+static char fw_path[256];
+static double fw_pull_at = -1, fw_update_at = -1;
+static uint8_t fw_token[8];
+static size_t fw_token_len;
+
+static void fw_received(const uint8_t *data, size_t len)
+{
+	FILE *f = fw_expect_file ? fopen(fw_expect_file, "rb") : NULL;
+	int same = 0;
+	if (f != NULL) {
+		uint8_t *want = malloc(len + 1);
+		size_t n = want ? fread(want, 1, len + 1, f) : 0;
+		same = want != NULL && n == len && memcmp(want, data, len) == 0;
+		free(want);
+		fclose(f);
+	}
+	printf("firmware %zu bytes %s\n", len, same ? "identical" : "differ");
+	fw_state = same ? 2 : 0;
+	fw_result = same ? 0 : 5;
+}
+
+static void hnd_firmware(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
+			 const coap_string_t *q, coap_pdu_t *resp)
+{
+	coap_string_t *path = coap_get_uri_path(req);
+	unsigned id = path != NULL && path->length == 5 ? (unsigned)(path->s[4] - '0') : 99;
+	coap_pdu_code_t method = coap_pdu_get_code(req);
+	const uint8_t *data;
+	size_t len, offset, total;
+	char text[16];
+	uint8_t cfb[4];
+	(void)res, (void)s, (void)q;
+	coap_delete_string(path);
+	if (muted)
+		return;
+	if (method == COAP_REQUEST_CODE_GET && (id == 3 || id == 5)) {
+		snprintf(text, sizeof(text), "%d", id == 3 ? fw_state : fw_result);
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
+		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cfb, sizeof(cfb), 0),
+				cfb);
+		coap_add_data(resp, strlen(text), (const uint8_t *)text);
+	} else if (method == COAP_REQUEST_CODE_PUT && id == 0 &&
+		   coap_get_data_large(req, &len, &data, &offset, &total) && offset == 0 &&
+		   len == total) {
+		fw_received(data, len);
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+	} else if (method == COAP_REQUEST_CODE_PUT && id == 1 &&
+		   coap_get_data_large(req, &len, &data, &offset, &total) && len == total) {
+		char uri[512];
+		coap_uri_t u;
+		snprintf(uri, sizeof(uri), "%.*s", (int)len, (const char *)data);
+		if (coap_split_uri((const uint8_t *)uri, strlen(uri), &u) != 0 || u.path.length == 0 ||
+		    u.path.length >= sizeof(fw_path)) {
+			coap_pdu_set_code(resp, COAP_RESPONSE_CODE_BAD_REQUEST);
+			return;
+		}
+		snprintf(fw_path, sizeof(fw_path), "%.*s", (int)u.path.length, (const char *)u.path.s);
+		if (fw_uri_file != NULL)
+			write_private(fw_uri_file, uri);
+		memset(uri, 0, sizeof(uri));
+		printf("package uri received\n");
+		fw_state = 1;
+		fw_result = 0;
+		fw_pull_at = now_s() + (double)fw_pull_delay_ms / 1000.0;
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+	} else if (method == COAP_REQUEST_CODE_POST && id == 2) {
+		if (fw_state != 2) {
+			coap_pdu_set_code(resp, COAP_RESPONSE_CODE(405));
+			return;
+		}
+		printf("update started\n");
+		fw_state = 3;
+		fw_update_at = now_s() + 0.5;
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CHANGED);
+	} else
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE(405));
+}
+
+/* The answer to the firmware download (the body reassembled by libcoap). */
+static int fw_on_response(const coap_pdu_t *recv)
+{
+	coap_bin_const_t tok = coap_pdu_get_token(recv);
+	const uint8_t *data;
+	size_t len, offset, total;
+	int code;
+	if (fw_token_len == 0 || tok.length != fw_token_len ||
+	    memcmp(tok.s, fw_token, fw_token_len) != 0)
+		return 0;
+	fw_token_len = 0;
+	code = coap_pdu_get_code(recv);
+	if (code == COAP_RESPONSE_CODE_CONTENT &&
+	    coap_get_data_large(recv, &len, &data, &offset, &total) && offset == 0 && len == total) {
+		fw_received(data, len);
+	} else {
+		printf("firmware download answered %d.%02d\n", code >> 5, code & 31);
+		fw_state = 0;
+		fw_result = 7; /* Invalid URI: the server would not give the package */
+	}
+	return 1;
+}
+
+static void fw_step(coap_session_t *s)
+{
+	if (fw_pull_at >= 0 && now_s() >= fw_pull_at) {
+		coap_pdu_t *pdu = coap_new_pdu(COAP_MESSAGE_CON, COAP_REQUEST_CODE_GET, s);
+		char copy[256], *save = NULL;
+		fw_pull_at = -1;
+		if (pdu == NULL)
+			return;
+		coap_session_new_token(s, &fw_token_len, fw_token);
+		coap_add_token(pdu, fw_token_len, fw_token);
+		snprintf(copy, sizeof(copy), "%s", fw_path);
+		for (char *seg = strtok_r(copy, "/", &save); seg; seg = strtok_r(NULL, "/", &save))
+			coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(seg), (const uint8_t *)seg);
+		memset(copy, 0, sizeof(copy));
+		if (coap_send(s, pdu) == COAP_INVALID_MID)
+			fw_token_len = 0;
+	}
+	if (fw_update_at >= 0 && now_s() >= fw_update_at) {
+		fw_update_at = -1;
+		fw_state = 0;
+		fw_result = (int)fw_final_result;
+		printf("update finished, result %d\n", fw_result);
+	}
+}
+
+static void serve_firmware_object(coap_context_t *c)
+{
+	static const char *const paths[] = {"5/0/0", "5/0/1", "5/0/2", "5/0/3", "5/0/5"};
+	coap_resource_t *r = coap_resource_init(coap_make_str_const("3/0/15"), 0);
+	coap_register_handler(r, COAP_REQUEST_GET, hnd_timezone);
+	coap_register_handler(r, COAP_REQUEST_PUT, hnd_timezone);
+	coap_add_resource(c, r);
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		r = coap_resource_init(coap_make_str_const(paths[i]), 0);
+		coap_register_handler(r, COAP_REQUEST_GET, hnd_firmware);
+		coap_register_handler(r, COAP_REQUEST_PUT, hnd_firmware);
+		coap_register_handler(r, COAP_REQUEST_POST, hnd_firmware);
+		coap_add_resource(c, r);
+	}
+}
+
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
@@ -569,6 +830,8 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
 	coap_opt_t *opt;
 	size_t used = 0;
 	(void)s, (void)sent, (void)mid;
+	if (fw_on_response(recv))
+		return COAP_RESPONSE_OK;
 	if (tok.length != token_len || memcmp(tok.s, token, token_len) != 0)
 		return COAP_RESPONSE_OK;
 	got_code = coap_pdu_get_code(recv);
@@ -815,6 +1078,11 @@ static void serve_device_object(void)
 		coap_register_handler(r, COAP_REQUEST_DELETE, hnd_device);
 		coap_add_resource(ctx, r);
 	}
+	{
+		coap_resource_t *r = coap_resource_init(coap_make_str_const("1/0/9"), 0);
+		coap_register_handler(r, COAP_REQUEST_POST, hnd_bootstrap_trigger);
+		coap_add_resource(ctx, r);
+	}
 }
 
 static int cmd_serve(coap_session_t *s, char **args)
@@ -826,6 +1094,7 @@ static int cmd_serve(coap_session_t *s, char **args)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	serve_device_object();
+	serve_firmware_object(ctx);
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
@@ -840,12 +1109,16 @@ static int cmd_serve(coap_session_t *s, char **args)
 	if (rc != 0)
 		return rc;
 	/* a muted device processes nothing: requests go unanswered */
-	while (!stopping && !dtls_failed) {
+	while (!stopping && !dtls_failed && !bootstrap_asked) {
 		if (muted)
 			usleep(100000);
-		else
+		else {
 			coap_io_process(ctx, 100);
+			fw_step(s);
+		}
 	}
+	if (bootstrap_asked) /* the 2.04 was sent with the handler's return */
+		coap_io_process(ctx, 100);
 	return 0;
 }
 
@@ -897,6 +1170,14 @@ int main(int argc, char **argv)
 			cert_key_file = argv[i + 1];
 		else if (strcmp(argv[i], "--rpk") == 0)
 			rpk_file = argv[i + 1];
+		else if (strcmp(argv[i], "--fw-expect") == 0)
+			fw_expect_file = argv[i + 1];
+		else if (strcmp(argv[i], "--fw-uri-file") == 0)
+			fw_uri_file = argv[i + 1];
+		else if (strcmp(argv[i], "--fw-pull-delay") == 0)
+			fw_pull_delay_ms = strtol(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--fw-result") == 0)
+			fw_final_result = strtol(argv[i + 1], NULL, 10);
 		else
 			die_usage();
 	}

@@ -442,6 +442,50 @@ static void test_render_round_trip(void **state)
 	config_free(&b);
 }
 
+/* Every section is written, not only the ones `init` sets: a file changed
+ * in [mqtt], [webhooks], [appserver] or [lwm2m], rendered, reads back to the
+ * same values, and rendering what was read gives the same text. */
+static void test_render_every_section(void **state)
+{
+	struct config a, b;
+	char err[256];
+	char *text, *again;
+	static const char *const sections[] = {"[storage]", "[master_key]", "[tls]", "[log]",
+					       "[http]", "[backend]", "[session]", "[auth]",
+					       "[appserver]", "[mqtt]", "[webhooks]", "[lwm2m]"};
+	(void)state;
+
+	assert_int_equal(config_defaults(&a, "/data"), 0);
+	assert_int_equal(config_parse_string(&a,
+					     "[mqtt]\nurl = mqtts://broker.example:8883\nqos = 2\n"
+					     "[webhooks]\ntimeout_s = 7\n"
+					     "[appserver]\nuplink_retention_days = 9\n"
+					     "[lwm2m]\nnosec = 127.0.0.1:5683\nshort_server_id = 42\n",
+					     err, sizeof(err)),
+			 0);
+	text = config_render(&a);
+	assert_non_null(text);
+	for (size_t i = 0; i < sizeof(sections) / sizeof(sections[0]); i++)
+		if (strstr(text, sections[i]) == NULL)
+			fail_msg("%s is not rendered", sections[i]);
+	assert_int_equal(config_defaults(&b, "/data"), 0);
+	if (config_parse_string(&b, text, err, sizeof(err)) != 0)
+		fail_msg("rendered configuration does not parse: %s", err);
+	assert_string_equal(b.mqtt_url, "mqtts://broker.example:8883");
+	assert_int_equal(b.mqtt_qos, 2);
+	assert_int_equal(b.webhooks_timeout_s, 7);
+	assert_int_equal(b.appserver_uplink_retention_days, 9);
+	assert_string_equal(b.lwm2m_nosec, "127.0.0.1:5683");
+	assert_int_equal(b.lwm2m_short_server_id, 42);
+	again = config_render(&b);
+	assert_non_null(again);
+	assert_string_equal(again, text);
+	free(text);
+	free(again);
+	config_free(&a);
+	config_free(&b);
+}
+
 /* Values that reach config_render from the command line (`init
  * --pkcs11-token-label ...`) may hold what INI cannot say: a line break, an
  * inline comment, edge white space, or more than a line buffer. Rendering
@@ -593,6 +637,7 @@ int main(void)
 		cmocka_unit_test_setup(test_too_large, setup),
 		cmocka_unit_test_setup(test_render_round_trip, setup),
 		cmocka_unit_test_setup(test_render_awkward_values, setup),
+		cmocka_unit_test_setup(test_render_every_section, setup),
 		cmocka_unit_test_setup(test_config_path, setup),
 		cmocka_unit_test_setup(test_config_load, setup),
 	};

@@ -152,7 +152,9 @@ export function loadSpec(file) {
 						const r = responseFor(m, t, op, status === 'default' ? 599 : Number(status));
 						if (r && r.pointer) pointers.push(r.pointer);
 					}
-					if (op.requestBody) spec.validateRequest(m.toUpperCase(), t, {});
+					// raw bodies (firmware images) have no JSON schema to compile
+					if (op.requestBody && resolve(op.requestBody).content?.['application/json'])
+						spec.validateRequest(m.toUpperCase(), t, {});
 				}
 			for (const name of Object.keys(doc.components?.schemas || {}))
 				pointers.push(`/components/schemas/${pointerEscape(name)}`);

@@ -16,14 +16,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
 import path from 'node:path';
 
-import { Fixture, lora, hex, rand, nextDevNonce, joinRequest, joinReq, verifyJoinAns, freePort } from '../joinserver/harness.mjs';
+import { Fixture, lora, hex, rand, freePort } from '../joinserver/harness.mjs';
+import * as lib from './lib.mjs';
 
-const b64 = (b) => Buffer.from(b).toString('base64');
-const le16 = (v) => { const b = Buffer.alloc(2); b.writeUInt16LE(v & 0xffff); return b; };
-const fcntMsb = (fcnt32) => le16(Math.floor(fcnt32 / 65536));
+const { b64, fcntMsb, encryptUplink } = lib;
 const CS_TOKEN = crypto.randomBytes(16).toString('hex');
 const TTS_KEY = `NNSXS.${crypto.randomBytes(16).toString('hex')}`;
 
@@ -86,39 +84,12 @@ srv.serve_forever()
 }
 
 // ---- the REST API of the running server ----
-function api(method, urlPath, { json, raw, bearer, cookie, headers = {} } = {}) {
-	const payload = json !== undefined ? Buffer.from(JSON.stringify(json)) : raw !== undefined ? Buffer.from(raw) : null;
-	const h = { Accept: 'application/json', Host: `127.0.0.1:${srv.apiPort}`, ...headers };
-	if (payload) { h['Content-Type'] = h['Content-Type'] || 'application/json'; h['Content-Length'] = String(payload.length); }
-	if (bearer) h.Authorization = `Bearer ${bearer}`;
-	if (cookie) { h.Cookie = `__Host-iotvault_session=${cookie}`; h.Origin = `https://127.0.0.1:${srv.apiPort}`; }
-	return new Promise((resolve, reject) => {
-		const req = https.request({ host: '127.0.0.1', port: srv.apiPort, method, path: urlPath, headers: h,
-			ca: fx.ca, servername: 'localhost' }, (res) => {
-			const chunks = [];
-			res.on('data', (c) => chunks.push(c));
-			res.on('end', () => {
-				const text = Buffer.concat(chunks).toString('utf8');
-				let body; try { body = JSON.parse(text); } catch { body = undefined; }
-				resolve({ status: res.statusCode, headers: res.headers, body, text });
-			});
-		});
-		req.on('error', reject);
-		req.end(payload || undefined);
-	});
-}
+const api = lib.apiClient(() => ({ srv, fx }));
 
 const ingest = (fmt, body, { query = '', bearer = apiKey, raw } = {}) =>
 	api('POST', `/api/v1/ingest/${fmt}${query}`, raw !== undefined ? { raw, bearer } : { json: body, bearer });
 
 // ---- LoRaWAN frames (lora-packet) ----
-// The FRMPayload a device with SESSION sends at FCNT32 on FPORT.
-function encryptUplink(session, fcnt32, fport, plain) {
-	const p = lora.fromFields({ MType: 'Unconfirmed Data Up', DevAddr: session.devAddr, FCnt: fcnt32 & 0xffff,
-		FPort: fport, payload: plain }, session.appSKey, undefined, undefined, fcntMsb(fcnt32));
-	return p.FRMPayload;
-}
-
 // The plaintext of a downlink FRMPayload, decrypted by the device side.
 function decryptDownlink(session, fcnt32, fport, enc) {
 	const p = lora.fromFields({ MType: 'Unconfirmed Data Down', DevAddr: session.devAddr, FCnt: fcnt32 & 0xffff,
@@ -131,47 +102,9 @@ function wrap(kek, key) {
 	return Buffer.concat([c.update(key), c.final()]);
 }
 
-function chirpstackUp(d, fcnt32, fport, plain, extra = {}) {
-	const s = d.session;
-	return {
-		deduplicationId: crypto.randomUUID(), time: new Date().toISOString(),
-		deviceInfo: { tenantId: crypto.randomUUID(), tenantName: 'acme', applicationId: crypto.randomUUID(),
-			applicationName: 'meters', deviceProfileName: 'p', deviceName: d.name, devEui: hex(d.devEui).toLowerCase(),
-			tags: {} },
-		devAddr: hex(s.devAddr).toLowerCase(), adr: true, dr: 5, fCnt: fcnt32, fPort: fport, confirmed: false,
-		data: b64(encryptUplink(s, fcnt32, fport, plain)),
-		rxInfo: [{ gatewayId: '0016c001ff10a235', rssi: -57, snr: 10.5 }],
-		txInfo: { frequency: 868100000, modulation: { lora: { bandwidth: 125000, spreadingFactor: 7 } } },
-		joinServerContext: { sessionKeyId: s.skid, appSKey: { kekLabel: asOwn.kekLabel, aesKey: b64(s.envelope) } },
-		...extra,
-	};
-}
-
-function ttsUp(d, fcnt32, fport, plain) {
-	const s = d.session;
-	return {
-		end_device_ids: { device_id: d.ttsId, application_ids: { application_id: 'meters-app' },
-			dev_eui: hex(d.devEui), join_eui: hex(d.joinEui), dev_addr: hex(s.devAddr) },
-		correlation_ids: ['as:up:01H0000000000000000000000'], received_at: new Date().toISOString(),
-		uplink_message: { session_key_id: b64(Buffer.from(s.skid, 'hex')), f_port: fport, f_cnt: fcnt32,
-			frm_payload: b64(encryptUplink(s, fcnt32, fport, plain)),
-			app_s_key: { kek_label: asOwn.kekLabel, encrypted_key: b64(s.envelope) },
-			rx_metadata: [{ gateway_ids: { gateway_id: 'gw1' }, rssi: -42 }],
-			settings: { data_rate: { lora: { bandwidth: 125000, spreading_factor: 7 } }, frequency: '868100000' } },
-	};
-}
-
-// A join through iotvault's join server; the oracle derives the session keys.
-async function joinDevice(d) {
-	const nonce = nextDevNonce(d);
-	const req = joinReq(ns, d, joinRequest(d, nonce));
-	const res = await srv.post(req, { peer: ns });
-	assert.equal(res.status, 200);
-	const keys = verifyJoinAns(fx, ns, d, req, res.body, nonce);
-	d.used.push(nonce);
-	d.session = { skid: res.body.SessionKeyID, appSKey: keys.AppSKey, devAddr: Buffer.from(req.DevAddr, 'hex'),
-		envelope: Buffer.from(res.body.AppSKey.AESKey, 'hex') };
-}
+const chirpstackUp = (d, fcnt32, fport, plain, extra) => lib.chirpstackUp(d, asOwn.kekLabel, fcnt32, fport, plain, extra);
+const ttsUp = (d, fcnt32, fport, plain) => lib.ttsUp(d, asOwn.kekLabel, fcnt32, fport, plain);
+const joinDevice = (d) => lib.joinDevice(fx, srv, ns, d);
 
 // What a refused event must leave unchanged.
 const snapshot = () => fx.sql("select (select count(*) from uplinks) || ' ' || (select count(*) from lorawan_sessions) || ' ' || " +

@@ -20,11 +20,11 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 
-import { Fixture, lora, hex, nextDevNonce, joinRequest, joinReq, verifyJoinAns } from '../joinserver/harness.mjs';
+import { Fixture, hex } from '../joinserver/harness.mjs';
+import * as lib from './lib.mjs';
 
 const env = (name) => {
 	const v = process.env[name];
@@ -42,9 +42,6 @@ const PREFIX = 'ivtest';
 const OUTAGE_UPLINKS = 30;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const b64 = (b) => Buffer.from(b).toString('base64');
-const le16 = (v) => { const b = Buffer.alloc(2); b.writeUInt16LE(v & 0xffff); return b; };
-const fcntMsb = (fcnt32) => le16(Math.floor(fcnt32 / 65536));
 
 async function waitFor(what, seconds, cond) {
 	const end = Date.now() + seconds * 1000;
@@ -139,63 +136,11 @@ function webhookRecords() {
 let fx, srv, ns, asOwn, apiKey, adminCookie, webhookSecret, broker, sub;
 const dev = {};
 
-// ---- the REST API of the running server ----
-function api(method, urlPath, { json, raw, bearer, cookie } = {}) {
-	const payload = json !== undefined ? Buffer.from(JSON.stringify(json)) : raw !== undefined ? Buffer.from(raw) : null;
-	const h = { Accept: 'application/json', Host: `127.0.0.1:${srv.apiPort}` };
-	if (payload) { h['Content-Type'] = 'application/json'; h['Content-Length'] = String(payload.length); }
-	if (bearer) h.Authorization = `Bearer ${bearer}`;
-	if (cookie) { h.Cookie = `__Host-iotvault_session=${cookie}`; h.Origin = `https://127.0.0.1:${srv.apiPort}`; }
-	return new Promise((resolve, reject) => {
-		const req = https.request({ host: '127.0.0.1', port: srv.apiPort, method, path: urlPath, headers: h,
-			ca: fx.ca, servername: 'localhost' }, (res) => {
-			const chunks = [];
-			res.on('data', (c) => chunks.push(c));
-			res.on('end', () => {
-				const text = Buffer.concat(chunks).toString('utf8');
-				let body; try { body = JSON.parse(text); } catch { body = undefined; }
-				resolve({ status: res.statusCode, headers: res.headers, body, text });
-			});
-		});
-		req.on('error', reject);
-		req.end(payload || undefined);
-	});
-}
-
-// ---- the oracle's side: frames, events, CayenneLPP ----
-function encryptUplink(session, fcnt32, fport, plain) {
-	const p = lora.fromFields({ MType: 'Unconfirmed Data Up', DevAddr: session.devAddr, FCnt: fcnt32 & 0xffff,
-		FPort: fport, payload: plain }, session.appSKey, undefined, undefined, fcntMsb(fcnt32));
-	return p.FRMPayload;
-}
-
-function chirpstackUp(d, fcnt32, fport, plain) {
-	const s = d.session;
-	return {
-		deduplicationId: crypto.randomUUID(), time: new Date().toISOString(),
-		deviceInfo: { tenantId: crypto.randomUUID(), tenantName: 'acme', applicationId: crypto.randomUUID(),
-			applicationName: 'meters', deviceProfileName: 'lpp', deviceName: 'meter-a', devEui: hex(d.devEui).toLowerCase(), tags: {} },
-		devAddr: hex(s.devAddr).toLowerCase(), adr: true, dr: 5, fCnt: fcnt32, fPort: fport, confirmed: false,
-		data: b64(encryptUplink(s, fcnt32, fport, plain)),
-		rxInfo: [{ gatewayId: '0016c001ff10a235', rssi: -57, snr: 10.5 }],
-		txInfo: { frequency: 868100000, modulation: { lora: { bandwidth: 125000, spreadingFactor: 7 } } },
-		joinServerContext: { sessionKeyId: s.skid, appSKey: { kekLabel: asOwn.kekLabel, aesKey: b64(s.envelope) } },
-	};
-}
-
-function ttsUp(d, fcnt32, fport, plain) {
-	const s = d.session;
-	return {
-		end_device_ids: { device_id: 'sensor-b', application_ids: { application_id: 'meters-app' },
-			dev_eui: hex(d.devEui), join_eui: hex(d.joinEui), dev_addr: hex(s.devAddr) },
-		correlation_ids: ['as:up:01H0000000000000000000000'], received_at: new Date().toISOString(),
-		uplink_message: { session_key_id: b64(Buffer.from(s.skid, 'hex')), f_port: fport, f_cnt: fcnt32,
-			frm_payload: b64(encryptUplink(s, fcnt32, fport, plain)),
-			app_s_key: { kek_label: asOwn.kekLabel, encrypted_key: b64(s.envelope) },
-			rx_metadata: [{ gateway_ids: { gateway_id: 'gw1' }, rssi: -42 }],
-			settings: { data_rate: { lora: { bandwidth: 125000, spreading_factor: 7 } }, frequency: '868100000' } },
-	};
-}
+// ---- the REST API of the running server; the oracle's frames and events ----
+const api = lib.apiClient(() => ({ srv, fx }));
+const chirpstackUp = (d, fcnt32, fport, plain) => lib.chirpstackUp(d, asOwn.kekLabel, fcnt32, fport, plain);
+const ttsUp = (d, fcnt32, fport, plain) => lib.ttsUp(d, asOwn.kekLabel, fcnt32, fport, plain);
+const joinDevice = (d) => lib.joinDevice(fx, srv, ns, d);
 
 // A CayenneLPP payload whose values follow from SEED, and the measurements
 // the codec must report for it (computed here from the wire values).
@@ -286,17 +231,6 @@ function verifiedHooks() {
 	return recs;
 }
 
-async function joinDevice(d) {
-	const nonce = nextDevNonce(d);
-	const req = joinReq(ns, d, joinRequest(d, nonce));
-	const res = await srv.post(req, { peer: ns });
-	assert.equal(res.status, 200, `JoinReq: HTTP ${res.status}`);
-	const keys = verifyJoinAns(fx, ns, d, req, res.body, nonce);
-	d.used.push(nonce);
-	d.session = { skid: res.body.SessionKeyID, appSKey: keys.AppSKey, devAddr: Buffer.from(req.DevAddr, 'hex'),
-		envelope: Buffer.from(res.body.AppSKey.AESKey, 'hex') };
-}
-
 before(async () => {
 	broker = new Broker();
 	sub = new Subscriber();
@@ -327,6 +261,8 @@ retry_max_s = 2
 	process.env.IV_OUTPUTS_MQTT_PASSWORD = CFG.mqttPassword;
 	dev.a = fx.addDevice('1.0.3', { as: 'iv-as' });
 	dev.b = fx.addDevice('1.1', { as: 'iv-as' });
+	dev.a.name = 'meter-a';
+	dev.b.ttsId = 'sensor-b';
 	dev.a.via = 'chirpstack';
 	dev.b.via = 'tts';
 	srv = await fx.serve();
