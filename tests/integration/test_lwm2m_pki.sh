@@ -241,6 +241,9 @@ client_pki "$RPK_DM_PORT" --rpk "$P/rpk2.rpk" register urn:dev:two 60 1.1 U
 assert_contains "$CLIENT_OUT" "2.01" "RPK device registers at the URI it was given"
 client_pki "$DM_PORT" --cert "$P/one.pem" --cert-key "$P/one.key" register urn:dev:one 60 1.1 U
 assert_contains "$CLIENT_OUT" "2.01" "X.509 device registers at the URI it was given"
+# no DM credential to rotate: re-bootstrap is refused
+api POST "/api/v1/devices/$DEV1/lwm2m/rebootstrap"
+assert_eq "$STATUS" 409 "re-bootstrap of an X.509 registration"
 # the X.509 device may not bootstrap the RPK device
 before="$(events lwm2m_endpoint_mismatch)"
 client_pki "$BS_PORT" --cert "$P/one.pem" --cert-key "$P/one.key" bootstrap urn:dev:two "$P/bs3"
