@@ -263,6 +263,8 @@ static int validate_peer(const char *cn, const uint8_t *der, size_t len, coap_se
 		return 0;
 	if (depth != 0)
 		return 1; /* the leaf decides; GnuTLS's backend only asks for it */
+	/* whatever a previous handshake of this session proved counts no more */
+	ls->authenticated = 0;
 	if ((why = lwm2m_dtls_version_violation(session)) != NULL) {
 		service_lock(srv->svc);
 		security_event(srv, 0, LWM2M_EVENT_HANDSHAKE_POLICY, ls, "certificate", why);
