@@ -111,6 +111,9 @@ struct config {
 	int lwm2m_firmware_token_ttl_s;     /* life of a pull download token */
 	int lwm2m_firmware_poll_interval_ms; /* how often a job reads /5/0/3 and /5/0/5 */
 	int lwm2m_firmware_job_timeout_s;   /* a job not finished by then is timed_out */
+	int lwm2m_dm_timeout_ms;      /* how long a DM request waits for the device (docs/lwm2m.md) */
+	int lwm2m_observe_retention_days; /* stored notifications are kept this long */
+	int lwm2m_queue_awake_ms;     /* a queue-mode device counts as awake this long after it was heard */
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */

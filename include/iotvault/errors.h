@@ -69,7 +69,11 @@
 	X(IV_ERR_DEVICE_TIMEOUT, -35, "device_timeout", 504, 164, "Other", 1,                  \
 	  "the device did not answer in time")                                                 \
 	X(IV_ERR_DEVICE_ERROR, -36, "device_error", 502, 162, "Other", 1,                      \
-	  "the device answered with a server error")
+	  "the device answered with a server error")                                           \
+	X(IV_ERR_DEVICE_UNREACHABLE, -37, "device_unreachable", 504, 164, "Other", 1,          \
+	  "no session with the device: it must contact the server first")                      \
+	X(IV_ERR_QUEUE_FULL, -38, "queue_full", 429, 157, "Other", 1,                          \
+	  "too many requests held for the device")
 
 enum iv_error {
 #define IV_ERR_ENUM(sym, val, name, http, coap, ts002, exitc, msg) sym = (val),

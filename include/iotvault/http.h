@@ -145,6 +145,8 @@ extern const struct route lwm2m_rebootstrap_routes[];
 extern const struct route lwm2m_routes[];
 extern const struct route lwm2m_pki_routes[];
 extern const struct route lwm2m_firmware_routes[];
+extern const struct route lwm2m_observe_routes[];
+extern const struct route lwm2m_queue_routes[];
 extern const struct route peer_routes[];
 
 /* Matches METHOD and PATH against every table; fills PARAMS. Returns the

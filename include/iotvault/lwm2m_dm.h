@@ -15,8 +15,11 @@
 #include "iotvault/lwm2m_content.h"
 #include "iotvault/store_lwm2m.h"
 
-/* How long a caller waits for the device's answer. */
+/* How long a caller waits for the device's answer when the request does
+ * not say ([lwm2m] dm_timeout_ms sets it for the REST API). */
 #define LWM2M_DM_TIMEOUT_MS 10000
+/* Write-Attributes query ("pmin=10&pmax=60"), at most this long. */
+#define LWM2M_DM_QUERY_MAX 192
 /* Largest encoded Write/Create the REST API sends (records are bounded by
  * LWM2M_RECORDS_MAX and LWM2M_VALUE_MAX too). A payload above one CoAP
  * message goes block-wise (RFC 7959 Block1, libcoap's own transfer). */
@@ -32,6 +35,10 @@ enum lwm2m_dm_method {
 	LWM2M_DM_EXECUTE,       /* POST to a resource */
 	LWM2M_DM_CREATE,        /* POST to an object */
 	LWM2M_DM_DELETE,        /* DELETE of an instance */
+	LWM2M_DM_DISCOVER,      /* GET with Accept 40 */
+	LWM2M_DM_WRITE_ATTRIBUTES, /* PUT with Uri-Query, no payload */
+	LWM2M_DM_OBSERVE,       /* GET with Observe 0: the answer starts an observation */
+	LWM2M_DM_CANCEL_OBSERVE, /* GET with Observe 1 and the observation's token */
 };
 
 struct lwm2m_dm_request {
@@ -46,6 +53,10 @@ struct lwm2m_dm_request {
 	const uint8_t *payload;
 	size_t payload_len;
 	int timeout_ms; /* 0: LWM2M_DM_TIMEOUT_MS */
+	int64_t tenant_id;                   /* OBSERVE: owner of the observation */
+	char query[LWM2M_DM_QUERY_MAX + 1];  /* WRITE_ATTRIBUTES: '&'-separated */
+	uint8_t token[8];                    /* CANCEL_OBSERVE: the observation's */
+	size_t token_len;
 };
 
 struct lwm2m_dm_response {
@@ -54,15 +65,36 @@ struct lwm2m_dm_response {
 	unsigned content_format;
 	uint8_t *payload; /* malloc'd; lwm2m_dm_response_clear() frees it */
 	size_t payload_len;
+	int64_t observation_id; /* OBSERVE answered 2.05 with Observe: the stored observation */
 };
 
 /* Sends REQ and waits for the device's answer. 0 with RESP filled when the
  * device answered (any code); IV_ERR_DEVICE_TIMEOUT when it did not answer
- * in time or its session is gone (or the LwM2M server is not running);
+ * in time or its session went while waiting (or the LwM2M server is not
+ * running); IV_ERR_DEVICE_UNREACHABLE when the server has no session with
+ * the device (e.g. after a restart, until it updates its registration);
  * IV_ERR_TOO_LARGE for a payload above LWM2M_DM_BODY_MAX. Call without
  * the service lock. */
 int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp) IV_WUR;
 void lwm2m_dm_response_clear(struct lwm2m_dm_response *resp);
+
+/* "read", "write (replace)", ... for logs and audit details. */
+const char *lwm2m_dm_method_name(enum lwm2m_dm_method m);
+/* The audit action of M ("lwm2m.write", ...); NULL for reads and discovers,
+ * which change nothing and are not audited. */
+const char *lwm2m_dm_audit_action(enum lwm2m_dm_method m);
+
+/* ---- queue mode (docs/lwm2m.md) ---- */
+
+/* Pending held requests per device; the API answers 429 queue_full beyond. */
+#define LWM2M_QUEUE_MAX 32
+/* A held request not sent within this is expired. */
+#define LWM2M_QUEUE_EXPIRY_MS (24LL * 3600 * 1000)
+/* A finished held request's outcome can be polled this long. */
+#define LWM2M_QUEUE_KEEP_MS (7LL * 24 * 3600 * 1000)
+/* Tells the LwM2M server thread that a request was held (it sends held
+ * requests to devices heard from within [lwm2m] queue_awake_ms at once). */
+void lwm2m_queue_kick(void);
 
 /* The type of resource PATH (depth 3 or 4) in the objects the server knows
  * (1 Server, 3 Device); LWM2M_TYPE_NONE otherwise. Usable as an

@@ -113,6 +113,8 @@ struct store_lorawan_ops;
 struct store_outbox_ops;
 struct store_hygiene_ops;
 struct store_lwm2m_rebootstrap_ops;
+struct store_lwm2m_observe_ops;
+struct store_lwm2m_queue_ops;
 
 typedef int (*store_device_cb)(void *ctx, const struct device_record *dev);
 typedef int (*store_secret_cb)(void *ctx, const struct secret_record *sec);
@@ -198,6 +200,10 @@ struct store_ops {
 	const struct store_lwm2m_rebootstrap_ops *lwm2m_rebootstrap;
 	/* LwM2M firmware images and update jobs (include/iotvault/store_lwm2m_firmware.h) */
 	const struct store_lwm2m_firmware_ops *lwm2m_firmware;
+	/* observations and notifications (include/iotvault/store_lwm2m_observe.h) */
+	const struct store_lwm2m_observe_ops *lwm2m_observe;
+	/* requests held for queue-mode devices (include/iotvault/store_lwm2m_queue.h) */
+	const struct store_lwm2m_queue_ops *lwm2m_queue;
 };
 
 struct store {

@@ -11,7 +11,10 @@
 #include "iotvault/log.h"
 #include "iotvault/lwm2m_content.h"
 #include "iotvault/lwm2m_dm.h"
+#include "iotvault/lwm2m_observe.h"
 #include "iotvault/store_lwm2m.h"
+#include "iotvault/store_lwm2m_observe.h"
+#include "http/lwm2m_http.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -112,32 +115,6 @@ static struct audit_actor dm_actor(const struct http_request *req)
 				    req->who.name, req->source};
 }
 
-static const char *dm_method_name(enum lwm2m_dm_method m)
-{
-	switch (m) {
-	case LWM2M_DM_READ: return "read";
-	case LWM2M_DM_WRITE_REPLACE: return "write (replace)";
-	case LWM2M_DM_WRITE_UPDATE: return "write (partial update)";
-	case LWM2M_DM_EXECUTE: return "execute";
-	case LWM2M_DM_CREATE: return "create";
-	case LWM2M_DM_DELETE: return "delete";
-	}
-	return "?";
-}
-
-static const char *dm_audit_action(enum lwm2m_dm_method m)
-{
-	switch (m) {
-	case LWM2M_DM_WRITE_REPLACE:
-	case LWM2M_DM_WRITE_UPDATE: return "lwm2m.write";
-	case LWM2M_DM_EXECUTE: return "lwm2m.execute";
-	case LWM2M_DM_CREATE: return "lwm2m.create";
-	case LWM2M_DM_DELETE: return "lwm2m.delete";
-	case LWM2M_DM_READ: break;
-	}
-	return NULL;
-}
-
 /* The LwM2M path of the route's {obj}/{inst}/{res} parameters. */
 static int dm_path(const struct http_request *req, struct http_reply *rep, struct lwm2m_path *out)
 {
@@ -165,7 +142,9 @@ static int dm_policy(enum lwm2m_dm_method m, const struct lwm2m_path *path,
 				     "never read or changed over the API (the bootstrap writes them)";
 		return IV_ERR_FORBIDDEN;
 	}
-	if (obj == OBJ_SERVER && m != LWM2M_DM_READ && m != LWM2M_DM_EXECUTE) {
+	/* reading, discovering, observing and attributes change no value */
+	if (obj == OBJ_SERVER && m != LWM2M_DM_READ && m != LWM2M_DM_EXECUTE &&
+	    m != LWM2M_DM_DISCOVER && m != LWM2M_DM_OBSERVE && m != LWM2M_DM_WRITE_ATTRIBUTES) {
 		rep->error_message = "the Server object is written by the bootstrap only";
 		return IV_ERR_FORBIDDEN;
 	}
@@ -372,7 +351,7 @@ static int dm_lookup(struct http_request *req, struct http_reply *rep,
 	return r;
 }
 
-static int dm_audit(struct http_request *req, const struct device_record *dev,
+int lwm2m_http_dm_audit(struct http_request *req, const struct device_record *dev,
 		    enum lwm2m_dm_method m, const struct lwm2m_path *path, const char *outcome,
 		    const char *result)
 {
@@ -382,14 +361,14 @@ static int dm_audit(struct http_request *req, const struct device_record *dev,
 	if (lwm2m_path_format(path, ptext, sizeof(ptext)) != 0)
 		return IV_ERR_INTERNAL;
 	snprintf(object, sizeof(object), "device:%lld", (long long)dev->id);
-	snprintf(detail, sizeof(detail), "%s %s%s%s", dm_method_name(m), ptext,
+	snprintf(detail, sizeof(detail), "%s %s%s%s", lwm2m_dm_method_name(m), ptext,
 		 result != NULL ? ": " : "", result != NULL ? result : "");
-	ev = (struct audit_event){dev->tenant_id, dm_audit_action(m), object, outcome, detail};
+	ev = (struct audit_event){dev->tenant_id, lwm2m_dm_audit_action(m), object, outcome, detail};
 	return audit_append_now(req->svc->v, &actor, &ev);
 }
 
 /* The device's CoAP error as an API error. */
-static int dm_coap_error(int code, struct http_reply *rep)
+int lwm2m_http_coap_error(int code, struct http_reply *rep)
 {
 	switch (code) {
 	case COAP_CODE(4, 0):
@@ -424,39 +403,6 @@ static int dm_coap_error(int code, struct http_reply *rep)
 	return IV_ERR_DEVICE_ERROR;
 }
 
-static json_t *value_to_json(const struct lwm2m_value *v)
-{
-	switch (v->type) {
-	case LWM2M_TYPE_INTEGER:
-	case LWM2M_TYPE_TIME: return json_integer(v->v.i);
-	case LWM2M_TYPE_UNSIGNED:
-		if (v->v.u <= (uint64_t)INT64_MAX)
-			return json_integer((json_int_t)v->v.u);
-		return json_real((double)v->v.u);
-	case LWM2M_TYPE_FLOAT: return json_real(v->v.f);
-	case LWM2M_TYPE_BOOLEAN: return json_boolean(v->v.b);
-	case LWM2M_TYPE_STRING: return json_stringn((const char *)v->bytes, v->len);
-	case LWM2M_TYPE_OPAQUE: {
-		size_t cap = sodium_base64_ENCODED_LEN(v->len, sodium_base64_VARIANT_ORIGINAL);
-		char *b64 = malloc(cap); /* lint:not-secret */
-		json_t *j;
-		if (b64 == NULL)
-			return NULL;
-		sodium_bin2base64(b64, cap, v->bytes, v->len, sodium_base64_VARIANT_ORIGINAL);
-		j = json_string(b64);
-		free(b64);
-		return j;
-	}
-	case LWM2M_TYPE_OBJLNK: {
-		char text[16];
-		snprintf(text, sizeof(text), "%u:%u", (unsigned)v->v.lnk.obj, (unsigned)v->v.lnk.inst);
-		return json_string(text);
-	}
-	case LWM2M_TYPE_NONE: break;
-	}
-	return json_null();
-}
-
 /* A Read's answer as {"records": [{"path", "type", "value"}]}. */
 static int read_reply(const struct lwm2m_path *path, const struct lwm2m_dm_response *resp,
 		      struct http_reply *rep)
@@ -465,7 +411,6 @@ static int read_reply(const struct lwm2m_path *path, const struct lwm2m_dm_respo
 	struct lwm2m_records *recs = lwm2m_records_new();
 	unsigned cf = resp->has_content_format ? resp->content_format : LWM2M_CF_TEXT;
 	json_t *list;
-	int r;
 
 	if (recs == NULL)
 		return IV_ERR_NOMEM;
@@ -478,30 +423,16 @@ static int read_reply(const struct lwm2m_path *path, const struct lwm2m_dm_respo
 		lwm2m_records_free(recs);
 		return IV_ERR_DEVICE_ERROR;
 	}
-	list = json_array();
-	for (size_t i = 0; i < lwm2m_records_count(recs); i++) {
-		const struct lwm2m_record *rec = lwm2m_records_get(recs, i);
-		char ptext[LWM2M_PATH_TEXT_MAX];
-		json_t *o = json_object(), *v = value_to_json(&rec->value);
-		if ((r = lwm2m_path_format(&rec->path, ptext, sizeof(ptext))) != 0 || v == NULL) {
-			json_decref(o);
-			json_decref(v);
-			json_decref(list);
-			lwm2m_records_free(recs);
-			return r != 0 ? r : IV_ERR_NOMEM;
-		}
-		json_object_set_new(o, "path", json_string(ptext));
-		json_object_set_new(o, "type", json_string(lwm2m_type_name(rec->value.type)));
-		json_object_set_new(o, "value", v);
-		json_array_append_new(list, o);
-	}
+	list = lwm2m_records_to_json(recs);
 	lwm2m_records_free(recs);
+	if (list == NULL)
+		return IV_ERR_NOMEM;
 	rep->body = json_object();
 	json_object_set_new(rep->body, "records", list);
 	return 0;
 }
 
-static int dm_operation(struct http_request *req, struct http_reply *rep, enum lwm2m_dm_method m)
+int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, enum lwm2m_dm_method m)
 {
 	struct lwm2m_dm_request dmr;
 	struct lwm2m_dm_response resp = {0};
@@ -510,9 +441,9 @@ static int dm_operation(struct http_request *req, struct http_reply *rep, enum l
 	struct lwm2m_registration_record reg;
 	struct lwm2m_path path;
 	uint8_t *payload = NULL;
-	char args[256];
+	char args[256], query[LWM2M_DM_QUERY_MAX + 1] = "";
 	size_t len = 0;
-	int tlv, audited = 0, r;
+	int tlv, audited = 0, held = 0, r;
 
 	if ((r = dm_path(req, rep, &path)) != 0 || (r = dm_policy(m, &path, rep)) != 0)
 		return r;
@@ -524,11 +455,21 @@ static int dm_operation(struct http_request *req, struct http_reply *rep, enum l
 	} else if (m == LWM2M_DM_EXECUTE &&
 		   (r = execute_arguments(req, rep, args, sizeof(args), &len)) != 0)
 		goto out;
+	else if (m == LWM2M_DM_WRITE_ATTRIBUTES &&
+		 (r = lwm2m_http_attributes_query(req, rep, &path, query, sizeof(query))) != 0)
+		goto out;
 
 	service_lock(req->svc);
 	r = dm_lookup(req, rep, &dev, &reg);
+	if (r == 0 && m == LWM2M_DM_OBSERVE)
+		r = lwm2m_http_observe_limit(req, rep, dev.id);
+	/* a sleeping device's requests are held (observations are not) */
+	if (r == 0 && reg.queue_mode && m != LWM2M_DM_OBSERVE) {
+		held = 1;
+		r = lwm2m_http_queue_limit(req, rep, dev.id);
+	}
 	/* audited before it is sent: no record, no change */
-	if (r == 0 && dm_audit_action(m) != NULL && (r = dm_audit(req, &dev, m, &path, "started", NULL)) == 0)
+	if (r == 0 && lwm2m_dm_audit_action(m) != NULL && (r = lwm2m_http_dm_audit(req, &dev, m, &path, "started", NULL)) == 0)
 		audited = 1;
 	service_unlock(req->svc);
 	if (r != 0)
@@ -539,9 +480,14 @@ static int dm_operation(struct http_request *req, struct http_reply *rep, enum l
 	snprintf(dmr.address, sizeof(dmr.address), "%s", reg.address);
 	dmr.method = m;
 	dmr.path = path;
+	dmr.tenant_id = dev.tenant_id;
+	dmr.timeout_ms = req->svc->cfg.lwm2m_dm_timeout_ms;
+	snprintf(dmr.query, sizeof(dmr.query), "%s", query);
 	/* LwM2M 1.0 clients must take TLV; 1.1 ones are asked for SenML CBOR */
 	tlv = strcmp(reg.lwm2m_version, "1.0") == 0;
-	dmr.accept = tlv ? LWM2M_CF_TLV : LWM2M_CF_SENML_CBOR;
+	dmr.accept = m == LWM2M_DM_DISCOVER ? LWM2M_CF_LINK_FORMAT
+		     : tlv		    ? LWM2M_CF_TLV
+					    : LWM2M_CF_SENML_CBOR;
 	if (recs != NULL) {
 		if ((payload = malloc(LWM2M_DM_REQUEST_MAX)) == NULL) { /* lint:not-secret */
 			r = IV_ERR_NOMEM;
@@ -562,20 +508,35 @@ static int dm_operation(struct http_request *req, struct http_reply *rep, enum l
 		dmr.payload_len = len;
 	}
 
+	if (held) {
+		/* the server thread audits the outcome when the device answered */
+		if ((r = lwm2m_http_hold(req, rep, &dev, &dmr)) == 0)
+			audited = 0;
+		goto out;
+	}
 	r = lwm2m_dm_send(&dmr, &resp);
 	if (r == IV_ERR_DEVICE_TIMEOUT)
-		rep->error_message = "the device did not answer in time (or has no session with the "
-				     "server: it must update its registration)";
+		rep->error_message = "the device did not answer in time";
+	else if (r == IV_ERR_DEVICE_UNREACHABLE)
+		rep->error_message = "the server has no session with the device (e.g. after a "
+				     "restart): it must update its registration first";
 	if (r != 0)
 		goto out;
 	switch (resp.coap_code) {
 	case COAP_CODE(2, 5):
-		r = m == LWM2M_DM_READ ? read_reply(&path, &resp, rep) : dm_coap_error(resp.coap_code, rep);
+		if (m == LWM2M_DM_READ)
+			r = read_reply(&path, &resp, rep);
+		else if (m == LWM2M_DM_DISCOVER)
+			r = lwm2m_http_discover_reply(&resp, rep);
+		else if (m == LWM2M_DM_OBSERVE && (r = read_reply(&path, &resp, rep)) == 0)
+			r = lwm2m_http_observe_reply(req, &dev, &resp, rep);
+		else if (m != LWM2M_DM_OBSERVE)
+			r = lwm2m_http_coap_error(resp.coap_code, rep);
 		break;
 	case COAP_CODE(2, 4):
 	case COAP_CODE(2, 2):
-		if (m == LWM2M_DM_READ)
-			r = dm_coap_error(resp.coap_code, rep);
+		if (m == LWM2M_DM_READ || m == LWM2M_DM_DISCOVER || m == LWM2M_DM_OBSERVE)
+			r = lwm2m_http_coap_error(resp.coap_code, rep);
 		else
 			rep->status = 204;
 		break;
@@ -584,10 +545,10 @@ static int dm_operation(struct http_request *req, struct http_reply *rep, enum l
 			rep->status = 201;
 			rep->body = json_object();
 		} else
-			r = dm_coap_error(resp.coap_code, rep);
+			r = lwm2m_http_coap_error(resp.coap_code, rep);
 		break;
 	default:
-		r = dm_coap_error(resp.coap_code, rep);
+		r = lwm2m_http_coap_error(resp.coap_code, rep);
 		break;
 	}
 out:
@@ -600,10 +561,10 @@ out:
 		else
 			snprintf(result, sizeof(result), "%s", iv_error_name(r));
 		service_lock(req->svc);
-		ra = dm_audit(req, &dev, m, &path, r == 0 ? "success" : "failure", result);
+		ra = lwm2m_http_dm_audit(req, &dev, m, &path, r == 0 ? "success" : "failure", result);
 		service_unlock(req->svc);
 		if (ra != 0)
-			log_error("lwm2m: the outcome of a DM %s could not be audited", dm_method_name(m));
+			log_error("lwm2m: the outcome of a DM %s could not be audited", lwm2m_dm_method_name(m));
 	}
 	lwm2m_dm_response_clear(&resp);
 	lwm2m_records_free(recs);
@@ -616,32 +577,32 @@ out:
 
 static int dm_read(struct http_request *req, struct http_reply *rep)
 {
-	return dm_operation(req, rep, LWM2M_DM_READ);
+	return lwm2m_http_dm_operation(req, rep, LWM2M_DM_READ);
 }
 
 static int dm_write(struct http_request *req, struct http_reply *rep)
 {
-	return dm_operation(req, rep, LWM2M_DM_WRITE_REPLACE);
+	return lwm2m_http_dm_operation(req, rep, LWM2M_DM_WRITE_REPLACE);
 }
 
 static int dm_update(struct http_request *req, struct http_reply *rep)
 {
-	return dm_operation(req, rep, LWM2M_DM_WRITE_UPDATE);
+	return lwm2m_http_dm_operation(req, rep, LWM2M_DM_WRITE_UPDATE);
 }
 
 static int dm_execute(struct http_request *req, struct http_reply *rep)
 {
-	return dm_operation(req, rep, LWM2M_DM_EXECUTE);
+	return lwm2m_http_dm_operation(req, rep, LWM2M_DM_EXECUTE);
 }
 
 static int dm_create(struct http_request *req, struct http_reply *rep)
 {
-	return dm_operation(req, rep, LWM2M_DM_CREATE);
+	return lwm2m_http_dm_operation(req, rep, LWM2M_DM_CREATE);
 }
 
 static int dm_delete(struct http_request *req, struct http_reply *rep)
 {
-	return dm_operation(req, rep, LWM2M_DM_DELETE);
+	return lwm2m_http_dm_operation(req, rep, LWM2M_DM_DELETE);
 }
 
 #define DM_OPS (ROLE_ADMIN | ROLE_OPERATOR)

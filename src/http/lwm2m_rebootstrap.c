@@ -29,7 +29,8 @@ static int post_rebootstrap(struct http_request *req, struct http_reply *rep)
 		return IV_ERR_INVALID;
 	}
 	r = lwm2m_rebootstrap_device(req->svc, &actor, req->who.tenant_id, id,
-				     LWM2M_REBOOTSTRAP_MANUAL, LWM2M_DM_TIMEOUT_MS, &code, &why);
+				     LWM2M_REBOOTSTRAP_MANUAL, req->svc->cfg.lwm2m_dm_timeout_ms, &code,
+				     &why);
 	if (r != 0) {
 		rep->error_message = why;
 		return r;

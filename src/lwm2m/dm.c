@@ -9,6 +9,7 @@
 #include "lwm2m/lwm2m_internal.h"
 #include "iotvault/log.h"
 #include "iotvault/lwm2m_dm.h"
+#include "iotvault/lwm2m_observe.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -30,6 +31,9 @@ struct dm_pending {
 	enum dm_state state;
 	int abandoned; /* the caller stopped waiting */
 	int answered;  /* DONE with the device's answer in RESP */
+	int unreachable; /* DONE unsent: no session with the device */
+	int observing;   /* OBSERVE: the observation has been stored */
+	int64_t held_id; /* a held request's row: no caller waits; see lwm2m_dm_held_pop() */
 	coap_session_t *session;
 	uint8_t token[8];
 	size_t token_len;
@@ -42,6 +46,7 @@ struct dm_pending {
 static pthread_mutex_t dm_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct lwm2m_server *dm_server; /* the running server, if any */
 static struct dm_pending *dm_list;
+static struct dm_pending *dm_held_done; /* finished held requests, for the queue */
 
 void lwm2m_dm_response_clear(struct lwm2m_dm_response *resp)
 {
@@ -81,6 +86,14 @@ static void unlink_pending(struct dm_pending *p)
 /* Under dm_mutex: hands P to its caller, or frees it when the caller left. */
 static void complete(struct dm_pending *p, int answered)
 {
+	if (p->held_id != 0) {
+		unlink_pending(p);
+		p->state = DM_DONE;
+		p->answered = answered;
+		p->next = dm_held_done;
+		dm_held_done = p;
+		return;
+	}
 	if (p->abandoned) {
 		unlink_pending(p);
 		pending_free(p);
@@ -109,6 +122,11 @@ void lwm2m_dm_detach(struct lwm2m_server *srv)
 			if (p->state != DM_DONE)
 				complete(p, 0);
 		}
+		/* their rows stay "sent"; the next start marks them failed */
+		while ((p = dm_held_done) != NULL) {
+			dm_held_done = p->next;
+			pending_free(p);
+		}
 	}
 	pthread_mutex_unlock(&dm_mutex);
 }
@@ -120,23 +138,18 @@ static int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp)
+/* A pending copy of REQ (its payload copied too); NULL when out of memory. */
+static struct dm_pending *pending_new(const struct lwm2m_dm_request *req)
 {
 	struct dm_pending *p;
 	pthread_condattr_t attr;
-	struct timespec deadline;
-	int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : LWM2M_DM_TIMEOUT_MS, r;
-
-	memset(resp, 0, sizeof(*resp));
-	if (req->payload_len > LWM2M_DM_BODY_MAX)
-		return IV_ERR_TOO_LARGE;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
-		return IV_ERR_NOMEM;
+		return NULL;
 	p->req = *req;
 	if (req->payload_len > 0) {
 		if ((p->payload = malloc(req->payload_len)) == NULL) { /* lint:not-secret */
 			free(p);
-			return IV_ERR_NOMEM;
+			return NULL;
 		}
 		memcpy(p->payload, req->payload, req->payload_len);
 	}
@@ -146,6 +159,20 @@ int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *
 	pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
 	pthread_cond_init(&p->cond, &attr);
 	pthread_condattr_destroy(&attr);
+	return p;
+}
+
+int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp)
+{
+	struct dm_pending *p;
+	struct timespec deadline;
+	int timeout_ms = req->timeout_ms > 0 ? req->timeout_ms : LWM2M_DM_TIMEOUT_MS, r;
+
+	memset(resp, 0, sizeof(*resp));
+	if (req->payload_len > LWM2M_DM_BODY_MAX)
+		return IV_ERR_TOO_LARGE;
+	if ((p = pending_new(req)) == NULL)
+		return IV_ERR_NOMEM;
 
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += timeout_ms / 1000;
@@ -181,9 +208,91 @@ int lwm2m_dm_send(const struct lwm2m_dm_request *req, struct lwm2m_dm_response *
 		memset(&p->resp, 0, sizeof(p->resp));
 		r = 0;
 	} else
-		r = IV_ERR_DEVICE_TIMEOUT;
+		r = p->unreachable ? IV_ERR_DEVICE_UNREACHABLE : IV_ERR_DEVICE_TIMEOUT;
 	pending_free(p);
 	return r;
+}
+
+static int send_request(coap_session_t *session, struct dm_pending *p);
+
+int lwm2m_dm_send_held(coap_session_t *session, const struct lwm2m_dm_request *req,
+		       int64_t held_id)
+{
+	struct dm_pending *p;
+	int r;
+	if (req->payload_len > LWM2M_DM_REQUEST_MAX)
+		return IV_ERR_TOO_LARGE;
+	if ((p = pending_new(req)) == NULL)
+		return IV_ERR_NOMEM;
+	p->held_id = held_id;
+	p->state = DM_SENT;
+	p->session = session;
+	if ((r = send_request(session, p)) != 0) {
+		pending_free(p);
+		return r;
+	}
+	/* the answer is read on this thread, after this returns */
+	pthread_mutex_lock(&dm_mutex);
+	p->next = dm_list;
+	dm_list = p;
+	pthread_mutex_unlock(&dm_mutex);
+	return 0;
+}
+
+int lwm2m_dm_held_pop(int64_t *held_id, coap_session_t **session, int *answered,
+		      struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp)
+{
+	struct dm_pending *p;
+	pthread_mutex_lock(&dm_mutex);
+	if ((p = dm_held_done) != NULL)
+		dm_held_done = p->next;
+	pthread_mutex_unlock(&dm_mutex);
+	if (p == NULL)
+		return 0;
+	*held_id = p->held_id;
+	*session = p->session;
+	*answered = p->answered;
+	*req = p->req;
+	req->payload = NULL;
+	req->payload_len = 0;
+	*resp = p->resp;
+	memset(&p->resp, 0, sizeof(p->resp));
+	pending_free(p);
+	return 1;
+}
+
+const char *lwm2m_dm_method_name(enum lwm2m_dm_method m)
+{
+	switch (m) {
+	case LWM2M_DM_READ: return "read";
+	case LWM2M_DM_WRITE_REPLACE: return "write (replace)";
+	case LWM2M_DM_WRITE_UPDATE: return "write (partial update)";
+	case LWM2M_DM_EXECUTE: return "execute";
+	case LWM2M_DM_CREATE: return "create";
+	case LWM2M_DM_DELETE: return "delete";
+	case LWM2M_DM_DISCOVER: return "discover";
+	case LWM2M_DM_WRITE_ATTRIBUTES: return "write-attributes";
+	case LWM2M_DM_OBSERVE: return "observe";
+	case LWM2M_DM_CANCEL_OBSERVE: return "cancel observation";
+	}
+	return "?";
+}
+
+const char *lwm2m_dm_audit_action(enum lwm2m_dm_method m)
+{
+	switch (m) {
+	case LWM2M_DM_WRITE_REPLACE:
+	case LWM2M_DM_WRITE_UPDATE: return "lwm2m.write";
+	case LWM2M_DM_EXECUTE: return "lwm2m.execute";
+	case LWM2M_DM_CREATE: return "lwm2m.create";
+	case LWM2M_DM_DELETE: return "lwm2m.delete";
+	case LWM2M_DM_WRITE_ATTRIBUTES: return "lwm2m.write_attributes";
+	case LWM2M_DM_OBSERVE: return "lwm2m.observe";
+	case LWM2M_DM_CANCEL_OBSERVE: return "lwm2m.observe.cancel";
+	case LWM2M_DM_READ:
+	case LWM2M_DM_DISCOVER: break;
+	}
+	return NULL;
 }
 
 /* The session DEVICE_ID registered on from ADDRESS: an authenticated DM
@@ -205,8 +314,12 @@ static coap_session_t *session_for(struct lwm2m_server *srv, const struct lwm2m_
 static coap_pdu_code_t method_code(enum lwm2m_dm_method m)
 {
 	switch (m) {
-	case LWM2M_DM_READ: return COAP_REQUEST_CODE_GET;
-	case LWM2M_DM_WRITE_REPLACE: return COAP_REQUEST_CODE_PUT;
+	case LWM2M_DM_READ:
+	case LWM2M_DM_DISCOVER:
+	case LWM2M_DM_OBSERVE:
+	case LWM2M_DM_CANCEL_OBSERVE: return COAP_REQUEST_CODE_GET;
+	case LWM2M_DM_WRITE_REPLACE:
+	case LWM2M_DM_WRITE_ATTRIBUTES: return COAP_REQUEST_CODE_PUT;
 	case LWM2M_DM_DELETE: return COAP_REQUEST_CODE_DELETE;
 	case LWM2M_DM_WRITE_UPDATE:
 	case LWM2M_DM_EXECUTE:
@@ -240,14 +353,33 @@ static int send_request(coap_session_t *session, struct dm_pending *p)
 	uint8_t opt[4];
 	char seg[8];
 
+	if (req->method == LWM2M_DM_CANCEL_OBSERVE) {
+		/* libcoap's cancel re-uses the state it kept for the observe
+		 * request; without it (e.g. after a restart) a GET Observe=1 of
+		 * our own carries the token */
+		coap_binary_t tok = {req->token_len, (uint8_t *)req->token};
+		memcpy(p->token, req->token, req->token_len);
+		p->token_len = req->token_len;
+		if (coap_cancel_observe(session, &tok, COAP_MESSAGE_CON))
+			return 0;
+	}
 	pdu = coap_pdu_init(COAP_MESSAGE_CON, method_code(req->method),
 			    coap_new_message_id(session), coap_session_max_pdu_size(session));
 	if (pdu == NULL)
 		return IV_ERR_NOMEM;
-	coap_session_new_token(session, &p->token_len, p->token);
+	if (req->method != LWM2M_DM_CANCEL_OBSERVE)
+		coap_session_new_token(session, &p->token_len, p->token);
 	if (!coap_add_token(pdu, p->token_len, p->token))
 		goto fail;
-	/* options in ascending number: Uri-Path 11, Content-Format 12, Accept 17 */
+	/* options in ascending number: Observe 6, Uri-Path 11, Content-Format
+	 * 12, Uri-Query 15, Accept 17 */
+	if ((req->method == LWM2M_DM_OBSERVE || req->method == LWM2M_DM_CANCEL_OBSERVE) &&
+	    coap_add_option(pdu, COAP_OPTION_OBSERVE,
+			    coap_encode_var_safe(opt, sizeof(opt),
+						 req->method == LWM2M_DM_OBSERVE ? COAP_OBSERVE_ESTABLISH
+										 : COAP_OBSERVE_CANCEL),
+			    opt) == 0)
+		goto fail;
 	for (uint8_t i = 0; i < req->path.depth; i++) {
 		int n = snprintf(seg, sizeof(seg), "%u", (unsigned)req->path.id[i]);
 		if (coap_add_option(pdu, COAP_OPTION_URI_PATH, (size_t)n, (const uint8_t *)seg) == 0)
@@ -258,7 +390,19 @@ static int send_request(coap_session_t *session, struct dm_pending *p)
 	    coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
 			    coap_encode_var_safe(opt, sizeof(opt), req->content_format), opt) == 0)
 		goto fail;
-	if (req->method == LWM2M_DM_READ &&
+	if (req->method == LWM2M_DM_WRITE_ATTRIBUTES) {
+		const char *q = req->query;
+		while (*q != '\0') {
+			size_t n = strcspn(q, "&");
+			if (n > 0 && coap_add_option(pdu, COAP_OPTION_URI_QUERY, n, (const uint8_t *)q) == 0)
+				goto fail;
+			q += n;
+			if (*q == '&')
+				q++;
+		}
+	}
+	if ((req->method == LWM2M_DM_READ || req->method == LWM2M_DM_DISCOVER ||
+	     req->method == LWM2M_DM_OBSERVE || req->method == LWM2M_DM_CANCEL_OBSERVE) &&
 	    coap_add_option(pdu, COAP_OPTION_ACCEPT, coap_encode_var_safe(opt, sizeof(opt), req->accept),
 			    opt) == 0)
 		goto fail;
@@ -314,6 +458,7 @@ void lwm2m_dm_run_pending(struct lwm2m_server *srv)
 			else
 				log_error("lwm2m: DM request to device %lld not sent: %s",
 					  (long long)todo->req.device_id, iv_error_message(r));
+			todo->unreachable = r == IV_ERR_NOT_FOUND;
 			complete(todo, 0);
 		} else
 			todo->session = session;
@@ -339,12 +484,27 @@ int lwm2m_dm_on_response(struct lwm2m_server *srv, coap_session_t *session,
 	size_t len = 0, offset = 0, total = 0;
 	coap_opt_iterator_t it;
 	coap_opt_t *cf;
-	(void)srv;
 
 	pthread_mutex_lock(&dm_mutex);
 	if ((p = find_sent(session, coap_pdu_get_token(received))) == NULL) {
 		pthread_mutex_unlock(&dm_mutex);
 		return 0;
+	}
+	if (p->req.method == LWM2M_DM_OBSERVE && !p->observing &&
+	    coap_pdu_get_code(received) == COAP_RESPONSE_CODE_CONTENT &&
+	    coap_check_option(received, COAP_OPTION_OBSERVE, &it) != NULL) {
+		/* the observation is stored before its caller learns of it, so
+		 * that no notification finds it missing; only this thread frees
+		 * a sent request, so P outlives the unlocked section */
+		int64_t obs_id = 0;
+		p->observing = 1;
+		pthread_mutex_unlock(&dm_mutex);
+		if (lwm2m_observe_started(srv, session, &p->req, p->token, p->token_len, received,
+					  &obs_id) != 0)
+			log_error("lwm2m: the observation of device %lld could not be stored",
+				  (long long)p->req.device_id);
+		pthread_mutex_lock(&dm_mutex);
+		p->resp.observation_id = obs_id;
 	}
 	p->resp.coap_code = (int)coap_pdu_get_code(received);
 	if ((cf = coap_check_option(received, COAP_OPTION_CONTENT_FORMAT, &it)) != NULL) {

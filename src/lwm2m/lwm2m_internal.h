@@ -12,6 +12,7 @@
 
 #include "iotvault/lwm2m.h"
 #include "iotvault/lwm2m_query.h"
+#include "iotvault/lwm2m_dm.h"
 #include "iotvault/secmem.h"
 #include "iotvault/store_lwm2m.h"
 #include "iotvault/vault_lwm2m.h"
@@ -44,6 +45,9 @@ struct lwm2m_session {
 	struct lwm2m_psk_owner owner;
 	char identity[LWM2M_IDENTITY_MAX + 1];
 	char address[LWM2M_ADDRESS_MAX + 1];
+	int64_t heard_device; /* queue mode: the device last heard from here, and when */
+	int64_t heard_ms;
+	int held_in_flight;   /* a held request is on its way on this session */
 	struct lwm2m_bootstrap *bs;   /* a bootstrap sequence in progress */
 	struct lwm2m_session *bs_next; /* list of sessions with a bootstrap */
 	struct lwm2m_session *next_session; /* list of every session */
@@ -73,6 +77,9 @@ struct lwm2m_server {
 	struct lwm2m_drop *drops;
 	int64_t next_sweep_ms;
 	struct lwm2m_pki_server *pki; /* RPK/X.509 set-up (server_pki.c); NULL: PSK only */
+	int64_t next_observe_purge_ms;
+	int64_t next_queue_sweep_ms;
+	int64_t next_queue_purge_ms;
 };
 
 /* The session state of SESSION, created on first use; NULL when out of memory. */
@@ -163,6 +170,43 @@ int lwm2m_dm_on_response(struct lwm2m_server *srv, coap_session_t *session,
 void lwm2m_dm_on_nack(struct lwm2m_server *srv, coap_session_t *session, const coap_pdu_t *sent);
 /* SESSION is closing: its requests end without an answer. */
 void lwm2m_dm_session_gone(struct lwm2m_server *srv, coap_session_t *session);
+/* Sends held request HELD_ID (REQ) on SESSION without a waiting caller;
+ * its end is collected with lwm2m_dm_held_pop(). */
+int lwm2m_dm_send_held(coap_session_t *session, const struct lwm2m_dm_request *req,
+		       int64_t held_id) IV_WUR;
+/* One finished held request (1), or none (0). REQ comes without payload;
+ * RESP is the caller's to clear. */
+int lwm2m_dm_held_pop(int64_t *held_id, coap_session_t **session, int *answered,
+		      struct lwm2m_dm_request *req, struct lwm2m_dm_response *resp);
+
+/* queue.c */
+/* The device DEVICE_ID was heard from on LS (registration or update): its
+ * held requests go out. */
+void lwm2m_queue_heard(struct lwm2m_server *srv, struct lwm2m_session *ls, int64_t device_id);
+/* Sends held requests of awake devices, records finished ones, expires
+ * old ones. */
+void lwm2m_queue_run(struct lwm2m_server *srv);
+/* At start-up: requests sent by the previous process failed. */
+int lwm2m_queue_restore(struct lwm2m_server *srv) IV_WUR;
+
+/* observe.c */
+struct lwm2m_dm_request;
+/* REQ (an Observe) was answered 2.05 with Observe on SESSION: stores the
+ * observation and the answer as its first notification. Takes the service
+ * lock. */
+int lwm2m_observe_started(struct lwm2m_server *srv, coap_session_t *session,
+			  const struct lwm2m_dm_request *req, const uint8_t *token,
+			  size_t token_len, const coap_pdu_t *received,
+			  int64_t *observation_id) IV_WUR;
+/* A response that answers no request of ours: 1 when it belongs to an
+ * observation (stored, or dropped as stale or undecodable), 0 for an
+ * unknown token (the caller answers RST). Takes the service lock. */
+int lwm2m_observe_on_notification(struct lwm2m_server *srv, coap_session_t *session,
+				  const coap_pdu_t *received);
+/* LS is closing: its observations end. Takes the service lock. */
+void lwm2m_observe_session_gone(struct lwm2m_server *srv, struct lwm2m_session *ls);
+/* Deletes notifications past their retention (at most once a minute). */
+void lwm2m_observe_purge(struct lwm2m_server *srv);
 
 /* firmware.c: firmware update jobs and their download resources */
 /* Marks jobs left running by a previous run failed; jobs may start. */

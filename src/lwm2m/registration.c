@@ -280,6 +280,8 @@ out:
 			log_info("lwm2m: %s registered from %s (LwM2M %s, lifetime %lld s, binding %s)",
 				 reg.endpoint, ls->address, reg.lwm2m_version,
 				 (long long)reg.lifetime_s, reg.binding);
+			if (reg.queue_mode)
+				lwm2m_queue_heard(srv, ls, reg.device_id);
 		}
 	}
 	set_code(response, code);
@@ -354,6 +356,8 @@ static void handle_registration(coap_resource_t *resource, coap_session_t *sessi
 	reg.expires_at = reg.updated_at + reg.lifetime_s * 1000;
 	r = st->ops->lwm2m->registration_update(st, &reg);
 	code = r == 0 ? COAP_RESPONSE_CODE_CHANGED : COAP_RESPONSE_CODE_INTERNAL_ERROR;
+	if (r == 0 && reg.queue_mode)
+		lwm2m_queue_heard(srv, ls, reg.device_id);
 out:
 	service_unlock(srv->svc);
 	set_code(response, code);

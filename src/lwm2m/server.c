@@ -94,6 +94,7 @@ static void session_free(struct lwm2m_server *srv, coap_session_t *session)
 		return;
 	lwm2m_bootstrap_session_gone(srv, ls);
 	lwm2m_dm_session_gone(srv, session);
+	lwm2m_observe_session_gone(srv, ls);
 	for (struct lwm2m_session **p = &srv->sessions; *p != NULL; p = &(*p)->next_session)
 		if (*p == ls) {
 			*p = ls->next_session;
@@ -272,6 +273,7 @@ static int event_handler(coap_session_t *session, const coap_event_t event)
 		if (ls != NULL && ls->bs != NULL)
 			lwm2m_bootstrap_on_nack(srv, session, "DTLS session closed");
 		lwm2m_dm_session_gone(srv, session);
+		lwm2m_observe_session_gone(srv, ls);
 		break;
 	}
 	default:
@@ -287,8 +289,10 @@ static coap_response_t response_handler(coap_session_t *session, const coap_pdu_
 	struct lwm2m_server *srv = ctx ? coap_get_app_data(ctx) : NULL;
 	(void)sent;
 	(void)mid;
+	/* a notification with an unknown token is refused: libcoap answers RST */
 	if (srv != NULL && (lwm2m_bootstrap_on_response(srv, session, received) ||
-			    lwm2m_dm_on_response(srv, session, received)))
+			    lwm2m_dm_on_response(srv, session, received) ||
+			    lwm2m_observe_on_notification(srv, session, received)))
 		return COAP_RESPONSE_OK;
 	return COAP_RESPONSE_FAIL;
 }
@@ -405,11 +409,13 @@ static void *server_main(void *arg)
 		lwm2m_bootstrap_run_pending(srv);
 		lwm2m_firmware_run_pending(srv);
 		lwm2m_dm_run_pending(srv);
+		lwm2m_queue_run(srv);
 		lwm2m_registration_drop_pending(srv);
 		if (now_ms() >= srv->next_sweep_ms) {
 			lwm2m_pki_server_refresh(srv);
 			lwm2m_registration_sweep(srv);
 			lwm2m_registration_drop_pending(srv);
+			lwm2m_observe_purge(srv);
 			srv->next_sweep_ms = now_ms() + SWEEP_INTERVAL_MS;
 		}
 	}
@@ -558,6 +564,8 @@ int lwm2m_server_start(struct service *svc, struct lwm2m_server **out)
 	}
 	service_lock(svc);
 	r = lwm2m_registration_restore(srv);
+	if (r == 0)
+		r = lwm2m_queue_restore(srv);
 	service_unlock(svc);
 	if (r != 0)
 		goto out;

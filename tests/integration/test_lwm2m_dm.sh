@@ -10,81 +10,12 @@
 # an unregistered device 404; a device that stops answering 504 within the
 # bound; audit records with paths and without values; no key in the logs.
 source "$(dirname "${BASH_SOURCE[0]}")/lwm2m_lib.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lwm2m_dm_lib.sh"
 DEV3="$(add_device dev3 urn:dev:three)"
 
 start_server "$D"
 note "HTTPS $HTTPS_PORT, DM $DM_PORT, bootstrap $BS_PORT"
-
-client() { # SERVER-PORT CRED-PREFIX args...
-	local port="$1" cred="$2"
-	shift 2
-	CLIENT_RC=0
-	"$CLIENT" --server "coaps://127.0.0.1:$port" --identity-file "$cred.identity" \
-		--key-file "$cred.key" "$@" >"$T/client.out" 2>&1 || CLIENT_RC=$?
-	CLIENT_OUT="$(cat "$T/client.out")"
-}
-
-
-CLIENT_PIDS=()
-dm_cleanup() {
-	local rc=$? p
-	for p in "${CLIENT_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
-	stop_server
-	trap - ERR
-	set +e
-	(exit "$rc")
-	cleanup
-}
-trap dm_cleanup EXIT
-
-client() { # SERVER-PORT CRED-PREFIX args...
-	local port="$1" cred="$2"
-	shift 2
-	CLIENT_RC=0
-	"$CLIENT" --server "coaps://127.0.0.1:$port" --identity-file "$cred.identity" \
-		--key-file "$cred.key" "$@" >"$T/client.out" 2>&1 || CLIENT_RC=$?
-	CLIENT_OUT="$(cat "$T/client.out")"
-}
-# bootstraps NAME and leaves a client serving /3/0 over its DM session;
-# its output goes to $T/NAME.serve, its pid to SERVE_PID
-serve_device() { # NAME ENDPOINT VERSION
-	local i
-	client "$BS_PORT" "$K/$1" bootstrap "$2" "$K/dm-$1"
-	[[ $CLIENT_RC -eq 0 ]] || fail "bootstrap of $1 failed: $CLIENT_OUT"
-	"$CLIENT" --server "coaps://127.0.0.1:$DM_PORT" --identity-file "$K/dm-$1.identity" \
-		--key-file "$K/dm-$1.key" serve "$2" 300 "$3" U >"$T/$1.serve" 2>&1 &
-	SERVE_PID=$!
-	CLIENT_PIDS+=("$SERVE_PID")
-	for ((i = 0; i < 100; i++)); do
-		grep -qs '^2.01 /rd/' "$T/$1.serve" && return 0
-		kill -0 "$SERVE_PID" 2>/dev/null || fail "the client of $1 exited: $(cat "$T/$1.serve")"
-		sleep 0.1
-	done
-	fail "the client of $1 did not register"
-}
-
-PASSWORD="$(cat "$D/initial-admin-password")"
-api() { # METHOD PATH [curl args...]
-	local method="$1" path="$2"
-	shift 2
-	STATUS="$(curl -sk --max-time 30 -X "$method" -b "$T/jar" -c "$T/jar" -o "$T/api.json" \
-		-w '%{http_code}' -H "Origin: https://127.0.0.1:$HTTPS_PORT" "$@" \
-		"https://127.0.0.1:$HTTPS_PORT$path")" || STATUS="curl-failed"
-}
-api_json() { # METHOD PATH JSON
-	api "$1" "$2" -H 'Content-Type: application/json' --data-binary "$3"
-}
-error_code() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"]["code"])' "$T/api.json"; }
-# the records of the last answer as "path type value" lines
-records() {
-	python3 -c '
-import json, sys
-for r in json.load(open(sys.argv[1]))["records"]:
-    print(r["path"], r["type"], r["value"])' "$T/api.json"
-}
-
-api_json POST /api/v1/session "{\"tenant\":\"default\",\"username\":\"admin\",\"password\":\"$PASSWORD\"}"
-assert_eq "$STATUS" 200 "login"
+api_login
 
 # ---- 1. an LwM2M 1.1 device: SenML CBOR ----
 serve_device dev1 urn:dev:one 1.1
@@ -195,7 +126,6 @@ assert_eq "$(records)" "/3/0/1 string lwm2m_client" "the other device meanwhile"
 note "unregistered 404, quiet device 504"
 
 # ---- 5. audit ----
-audit() { db_query "$D" "select count(*) from audit_log where $1"; }
 assert_eq "$(audit "action = 'lwm2m.write' and outcome = 'started'")" 4 "lwm2m.write started records"
 assert_eq "$(audit "action = 'lwm2m.write' and outcome = 'success'")" 3 "lwm2m.write success records"
 assert_eq "$(audit "action = 'lwm2m.write' and outcome = 'failure' and detail like '%method_not_allowed'")" 1 "lwm2m.write failure record"

@@ -24,7 +24,17 @@
  *                        registers (prints "2.01 /rd/xxxx"), then answers
  *                        the server's requests on /3/0 until SIGTERM; prints
  *                        "wrote /3/0/13 V (FORMAT)" and "executed /3/0/4".
- *                        SIGUSR1 makes it stop answering (a device gone quiet).
+ *                        SIGUSR1 makes it stop answering (a device gone quiet
+ *                        or asleep); a second SIGUSR1 wakes it: it sends a
+ *                        registration update ("woke: 2.04").
+ *                        /3/0/9 (battery) is observable: "observed /3/0/9",
+ *                        "cancelled /3/0/9"; SIGUSR2 lowers the battery by
+ *                        one and notifies ("notify /3/0/9 N"); SIGHUP sends
+ *                        a stale notification (Observe 0, battery 5);
+ *                        SIGALRM one with a token the server never made
+ *                        ("got RST" when refused). Discover (Accept 40) and
+ *                        Write-Attributes (PUT with query, no payload:
+ *                        "attributes /3/0/9 pmin=1&pmax=5") are served.
  *                        Execute /1/0/9 (Bootstrap-Request Trigger) is answered
  *                        2.04, printed "executed /1/0/9", and ends serve (exit
  *                        0): the caller then bootstraps and serves again.
@@ -237,7 +247,17 @@ static volatile sig_atomic_t muted, stopping;
 static int bootstrap_asked;
 static long long dev_time = 1700000000; /* /3/0/13 Current Time, writable */
 static const char *const dev_strings[] = {"iotvault test", "lwm2m_client", "SN-0001", "1.2.3"};
-#define DEV_BATTERY 87 /* /3/0/9 */
+static long long dev_battery = 87; /* /3/0/9, observable */
+#define DEV_BATTERY dev_battery
+static volatile sig_atomic_t notify_now, send_stale, send_foreign;
+static coap_resource_t *res_battery;
+/* the observation of /3/0/9, for the hand-made notifications */
+static coap_session_t *obs_session;
+static uint8_t obs_token[8];
+static size_t obs_token_len;
+static unsigned obs_accept;
+/* Write-Attributes received, per path, shown by Discover */
+static char attr_path[8][16], attr_text[8][128];
 
 /* the readable resources of /3/0, in order */
 static const unsigned dev_readable[] = {0, 1, 2, 3, 9, 13};
@@ -460,6 +480,94 @@ static int tlv_apply_device(const uint8_t *data, size_t len)
 	return r < 0 ? COAP_RESPONSE_CODE_BAD_REQUEST : COAP_RESPONSE_CODE_CHANGED;
 }
 
+static const char *attrs_of(const char *path)
+{
+	for (size_t i = 0; i < 8; i++)
+		if (strcmp(attr_path[i], path) == 0)
+			return attr_text[i];
+	return "";
+}
+
+/* Discover: the links under the path with the attributes written to them. */
+static void discover(struct out *o, const unsigned *ids, unsigned depth)
+{
+	char path[16], link[200];
+	const char *a;
+	int first = 1;
+	if (depth >= 1) {
+		snprintf(path, sizeof(path), depth == 1 ? "/3" : depth == 2 ? "/3/0" : "/3/0/%u", ids[2]);
+		a = attrs_of(path);
+		snprintf(link, sizeof(link), "<%s>%s%s", path, a[0] ? ";" : "", a);
+		put(o, link, strlen(link));
+		first = 0;
+	}
+	if (depth == 1) {
+		snprintf(link, sizeof(link), ",</3/0>");
+		put(o, link, strlen(link));
+	}
+	if (depth >= 3)
+		return;
+	for (size_t i = 0; i < DEV_READABLE; i++) {
+		snprintf(path, sizeof(path), "/3/0/%u", dev_readable[i]);
+		a = attrs_of(path);
+		snprintf(link, sizeof(link), "%s<%s>%s%s", first ? "" : ",", path, a[0] ? ";" : "", a);
+		put(o, link, strlen(link));
+		first = 0;
+	}
+}
+
+/* Write-Attributes: kept per path, '&' shown as ';' by Discover. */
+static int write_attributes(const unsigned *ids, unsigned depth, const coap_string_t *q)
+{
+	char path[16], text[128];
+	size_t slot = 8;
+	snprintf(path, sizeof(path), depth == 1 ? "/3" : depth == 2 ? "/3/0" : "/3/0/%u", ids[2]);
+	snprintf(text, sizeof(text), "%.*s", (int)q->length, (const char *)q->s);
+	for (size_t i = 0; i < 8 && slot == 8; i++)
+		if (strcmp(attr_path[i], path) == 0 || attr_path[i][0] == '\0')
+			slot = i;
+	if (slot == 8)
+		return COAP_RESPONSE_CODE(500);
+	printf("attributes %s %s\n", path, text);
+	snprintf(attr_path[slot], sizeof(attr_path[slot]), "%s", path);
+	for (char *c = text; *c; c++)
+		if (*c == '&')
+			*c = ';';
+	snprintf(attr_text[slot], sizeof(attr_text[slot]), "%s", text);
+	return COAP_RESPONSE_CODE_CHANGED;
+}
+
+/* A notification made by hand (libcoap numbers its own): STALE repeats the
+ * observation's token with Observe 0; otherwise a token never asked for. */
+static void hand_notification(int stale)
+{
+	static const uint8_t foreign[] = {0xde, 0xad, 0xbe, 0xef, 0x01, 0x02, 0x03, 0x04};
+	long long saved = dev_battery;
+	struct out o = {.n = 0};
+	uint8_t b[4];
+	coap_pdu_t *pdu;
+	if (obs_session == NULL)
+		return;
+	pdu = coap_pdu_init(COAP_MESSAGE_CON, COAP_RESPONSE_CODE_CONTENT,
+			    coap_new_message_id(obs_session), coap_session_max_pdu_size(obs_session));
+	if (pdu == NULL)
+		return;
+	coap_add_token(pdu, stale ? obs_token_len : sizeof(foreign), stale ? obs_token : foreign);
+	coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(b, sizeof(b), stale ? 0 : 9),
+			b);
+	coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
+			coap_encode_var_safe(b, sizeof(b), obs_accept), b);
+	dev_battery = 5;
+	if (obs_accept == CF_SENML_CBOR)
+		senml_resources(&o, 9);
+	else
+		tlv_resources(&o, 9);
+	dev_battery = saved;
+	coap_add_data(pdu, o.n, o.b);
+	coap_send(obs_session, pdu);
+	printf("sent %s notification\n", stale ? "stale" : "foreign");
+}
+
 /* GET, PUT, POST and DELETE on /3, /3/0 and /3/0/N. */
 static void hnd_device(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
 		       const coap_string_t *q, coap_pdu_t *resp)
@@ -472,7 +580,7 @@ static void hnd_device(coap_resource_t *res, coap_session_t *s, const coap_pdu_t
 	unsigned ids[4] = {0}, depth = 0, accept = CF_TLV, cf = CF_TLV;
 	int code = COAP_RESPONSE_CODE(405);
 	uint8_t cfb[4];
-	(void)res, (void)s, (void)q;
+	(void)res;
 
 	if (path != NULL) {
 		char text[64], *save = NULL;
@@ -486,7 +594,31 @@ static void hnd_device(coap_resource_t *res, coap_session_t *s, const coap_pdu_t
 		accept = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
 	if ((opt = coap_check_option(req, COAP_OPTION_CONTENT_FORMAT, &it)) != NULL)
 		cf = coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt));
-	if (method == COAP_REQUEST_CODE_GET) {
+	if (method == COAP_REQUEST_CODE_GET &&
+	    (opt = coap_check_option(req, COAP_OPTION_OBSERVE, &it)) != NULL && depth == 3 &&
+	    ids[2] == 9) {
+		coap_bin_const_t tok = coap_pdu_get_token(req);
+		int same = obs_session == s && tok.length == obs_token_len &&
+			   memcmp(tok.s, obs_token, tok.length) == 0;
+		/* libcoap hands notifications the original request: seen already */
+		if (coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt)) == 0 && same) {
+		} else if (coap_decode_var_bytes(coap_opt_value(opt), coap_opt_length(opt)) == 0 &&
+		    tok.length <= sizeof(obs_token)) {
+			obs_session = s;
+			memcpy(obs_token, tok.s, tok.length);
+			obs_token_len = tok.length;
+			obs_accept = accept;
+			printf("observed /3/0/9\n");
+		} else
+			printf("cancelled /3/0/9\n");
+	}
+	if (method == COAP_REQUEST_CODE_GET && accept == 40) {
+		discover(&o, ids, depth);
+		code = COAP_RESPONSE_CODE_CONTENT;
+	} else if (method == COAP_REQUEST_CODE_PUT && q != NULL && !coap_get_data(req, &(size_t){0},
+										  &(const uint8_t *){NULL})) {
+		code = write_attributes(ids, depth, q);
+	} else if (method == COAP_REQUEST_CODE_GET) {
 		int only = depth == 3 ? (int)ids[2] : -1;
 		if (depth == 3 && ids[2] == 4) {
 			code = COAP_RESPONSE_CODE(405);
@@ -781,7 +913,13 @@ static void serve_firmware_object(coap_context_t *c)
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
-		muted = 1;
+		muted = !muted;
+	else if (sig == SIGUSR2)
+		notify_now = 1;
+	else if (sig == SIGHUP)
+		send_stale = 1;
+	else if (sig == SIGALRM)
+		send_foreign = 1;
 	else
 		stopping = 1;
 }
@@ -863,6 +1001,8 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 		    const coap_mid_t mid)
 {
 	(void)s, (void)sent, (void)mid;
+	if (r == COAP_NACK_RST)
+		printf("got RST\n");
 	if (r == COAP_NACK_TLS_FAILED || r == COAP_NACK_TOO_MANY_RETRIES)
 		dtls_failed = 1;
 }
@@ -1076,7 +1216,10 @@ static void serve_device_object(void)
 		coap_register_handler(r, COAP_REQUEST_PUT, hnd_device);
 		coap_register_handler(r, COAP_REQUEST_POST, hnd_device);
 		coap_register_handler(r, COAP_REQUEST_DELETE, hnd_device);
+		coap_resource_set_get_observable(r, 1);
 		coap_add_resource(ctx, r);
+		if (strcmp(paths[i], "3/0/9") == 0)
+			res_battery = r;
 	}
 	{
 		coap_resource_t *r = coap_resource_init(coap_make_str_const("1/0/9"), 0);
@@ -1090,7 +1233,8 @@ static int cmd_serve(coap_session_t *s, char **args)
 	char ep[160], lt[32], ver[32], b[16];
 	const char *query[] = {ep, lt, ver, b, NULL};
 	struct sigaction sa;
-	int rc;
+	char reg_location[64];
+	int rc, was_muted = 0;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	serve_device_object();
@@ -1100,6 +1244,9 @@ static int cmd_serve(coap_session_t *s, char **args)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
 	snprintf(ep, sizeof(ep), "ep=%s", args[0]);
 	snprintf(lt, sizeof(lt), "lt=%s", args[1]);
 	snprintf(ver, sizeof(ver), "lwm2m=%s", args[2]);
@@ -1108,14 +1255,33 @@ static int cmd_serve(coap_session_t *s, char **args)
 	print_code();
 	if (rc != 0)
 		return rc;
+	snprintf(reg_location, sizeof(reg_location), "%s", location);
 	/* a muted device processes nothing: requests go unanswered */
 	while (!stopping && !dtls_failed && !bootstrap_asked) {
-		if (muted)
+		if (muted) {
+			was_muted = 1;
 			usleep(100000);
-		else {
-			coap_io_process(ctx, 100);
-			fw_step(s);
+			continue;
 		}
+		if (was_muted) {
+			/* a queue-mode device waking up tells the server first */
+			was_muted = 0;
+			request(s, COAP_REQUEST_CODE_POST, reg_location, NULL, NULL);
+			printf("woke: ");
+			print_code();
+		}
+		if (notify_now) {
+			notify_now = 0;
+			dev_battery--;
+			printf("notify /3/0/9 %lld\n", dev_battery);
+			coap_resource_notify_observers(res_battery, NULL);
+		}
+		if (send_stale || send_foreign) {
+			hand_notification(send_stale);
+			send_stale = send_foreign = 0;
+		}
+		coap_io_process(ctx, 100);
+		fw_step(s);
 	}
 	if (bootstrap_asked) /* the 2.04 was sent with the handler's return */
 		coap_io_process(ctx, 100);

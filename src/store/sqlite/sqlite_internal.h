@@ -10,7 +10,7 @@
 
 #include "iotvault/store.h"
 
-#define SQ_AUX_STMTS 256
+#define SQ_AUX_STMTS 288 /* 256..271: sqlite_lwm2m_queue.c */
 
 struct sqlite_backend {
 	struct store base; /* first member: struct store * converts to this */

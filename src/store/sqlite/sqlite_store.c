@@ -922,6 +922,8 @@ extern const struct store_lwm2m_ops sqlite_lwm2m_ops;
 extern const struct store_lwm2m_pki_ops sqlite_lwm2m_pki_ops;
 extern const struct store_lwm2m_rebootstrap_ops sqlite_lwm2m_rebootstrap_ops;
 extern const struct store_lwm2m_firmware_ops sqlite_lwm2m_firmware_ops;
+extern const struct store_lwm2m_observe_ops sqlite_lwm2m_observe_ops;
+extern const struct store_lwm2m_queue_ops sqlite_lwm2m_queue_ops;
 
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
@@ -964,6 +966,8 @@ static const struct store_ops sqlite_ops = {
 	.lwm2m_pki = &sqlite_lwm2m_pki_ops,
 	.lwm2m_rebootstrap = &sqlite_lwm2m_rebootstrap_ops,
 	.lwm2m_firmware = &sqlite_lwm2m_firmware_ops,
+	.lwm2m_observe = &sqlite_lwm2m_observe_ops,
+	.lwm2m_queue = &sqlite_lwm2m_queue_ops,
 };
 
 static int migrate(struct sqlite_store *s)
