@@ -15,6 +15,7 @@ static const struct command commands[] = {
 	{"peer", cmd_peer, "LoRaWAN backend peers (network and application servers) and their KEKs"},
 	{"keygen", cmd_keygen, "generate AppKeys, NwkKeys, PSKs and PSK identities"},
 	{"hygiene", cmd_hygiene, "fleet key-hygiene report; fingerprint key rotation"},
+	{"lwm2m-pki", cmd_lwm2m_pki, "LwM2M RPK/X.509: a tenant's device CA, a device's DM security mode"},
 	{"master", cmd_master, "master key status, rotation and retirement"},
 	{"audit", cmd_audit, "verify and list the tamper-evident audit log"},
 	{"serve", cmd_serve, "run the HTTPS API server"},

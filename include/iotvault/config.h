@@ -95,6 +95,16 @@ struct config {
 	int lwm2m_dm_lifetime_s;      /* lifetime the bootstrap writes into the Server object */
 	char *lwm2m_dm_server_uri;    /* DM server URI the bootstrap writes */
 	int lwm2m_short_server_id;
+	/* the DM and bootstrap listeners' own certificate for RPK and X.509
+	 * sessions: "" = the [tls] ones; certificate "off" = PSK only */
+	char *lwm2m_certificate;
+	char *lwm2m_private_key;
+	/* listeners that show peers the server's raw public key instead of its
+	 * certificate (LwM2M Security Mode 1 both ways); default off. The
+	 * bootstrap sends RPK devices rpk_dm_server_uri ("" = dm_server_uri). */
+	char *lwm2m_rpk_dm_listen;
+	char *lwm2m_rpk_bootstrap_listen;
+	char *lwm2m_rpk_dm_server_uri;
 	int lwm2m_rebootstrap_after_s; /* re-bootstrap older active DM credentials; 0 = off */
 	/* firmware update (object 5), docs/lwm2m.md */
 	long lwm2m_firmware_max_bytes;      /* largest image accepted by upload */

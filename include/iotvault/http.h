@@ -143,6 +143,7 @@ extern const struct route downlink_routes[];
 extern const struct route export_routes[];
 extern const struct route lwm2m_rebootstrap_routes[];
 extern const struct route lwm2m_routes[];
+extern const struct route lwm2m_pki_routes[];
 extern const struct route lwm2m_firmware_routes[];
 extern const struct route lwm2m_observe_routes[];
 extern const struct route lwm2m_queue_routes[];

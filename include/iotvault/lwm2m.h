@@ -2,9 +2,11 @@
  * libcoap 3 (GnuTLS). The [lwm2m] configuration names its UDP listeners: the
  * DM listener (registration interface, POST /rd...), the bootstrap listener
  * (client-initiated bootstrap, POST /bs) and, only when configured, a NoSec
- * DM listener. A DTLS client's PSK identity is looked up in the vault inside
- * the handshake; unknown identities are refused there. The server runs one
- * thread of its own and takes the service lock around store and vault work.
+ * DM listener (and, when configured, RPK DM and bootstrap listeners). A DTLS
+ * client's PSK identity, raw public key or certificate is checked inside the
+ * handshake (vault, stored keys, the tenant's CA); unknown ones are refused
+ * there. The server runs one thread of its own and takes the service lock
+ * around store and vault work.
  * See docs/lwm2m.md. */
 #ifndef IOTVAULT_LWM2M_H
 #define IOTVAULT_LWM2M_H
@@ -25,5 +27,12 @@ void lwm2m_server_stop(struct lwm2m_server *srv);
 #define LWM2M_EVENT_UNKNOWN_IDENTITY "lwm2m_unknown_identity"
 #define LWM2M_EVENT_ENDPOINT_MISMATCH "lwm2m_endpoint_mismatch"
 #define LWM2M_EVENT_HANDSHAKE_POLICY "lwm2m_dtls_policy"
+/* a certificate naming a device whose tenant's CA does not verify it */
+#define LWM2M_EVENT_CERTIFICATE_REFUSED "lwm2m_certificate_refused"
+
+/* A tenant's LwM2M device CA was set or deleted: the running server reloads
+ * its trust before the next handshake (another process's change is seen
+ * within a second). */
+void lwm2m_pki_trust_changed(void);
 
 #endif

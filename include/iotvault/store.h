@@ -194,6 +194,8 @@ struct store_ops {
 	/* key hygiene: fingerprints, findings, report (include/iotvault/store_hygiene.h) */
 	const struct store_hygiene_ops *hygiene;
 	const struct store_lwm2m_ops *lwm2m; /* LwM2M server (include/iotvault/store_lwm2m.h) */
+	/* LwM2M tenant CAs, device RPKs/certificates (include/iotvault/store_lwm2m_pki.h) */
+	const struct store_lwm2m_pki_ops *lwm2m_pki;
 	/* re-bootstrap scheduler (include/iotvault/store_lwm2m_rebootstrap.h) */
 	const struct store_lwm2m_rebootstrap_ops *lwm2m_rebootstrap;
 	/* LwM2M firmware images and update jobs (include/iotvault/store_lwm2m_firmware.h) */

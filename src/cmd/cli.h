@@ -34,6 +34,7 @@ int cmd_tenant(int argc, char **argv);
 int cmd_peer(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_hygiene(int argc, char **argv);
+int cmd_lwm2m_pki(int argc, char **argv);
 
 /* --data, else $IOTVAULT_DATA, else NULL. */
 const char *cli_data_dir(const char *opt);

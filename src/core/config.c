@@ -78,6 +78,10 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	    set_str(&cfg->lwm2m_bootstrap_listen, "127.0.0.1:5784") ||
 	    set_str(&cfg->lwm2m_nosec, "off") ||
 	    set_str(&cfg->lwm2m_dm_server_uri, "coaps://127.0.0.1:5684") ||
+	    set_str(&cfg->lwm2m_certificate, "") || set_str(&cfg->lwm2m_private_key, "") ||
+	    set_str(&cfg->lwm2m_rpk_dm_listen, "off") ||
+	    set_str(&cfg->lwm2m_rpk_bootstrap_listen, "off") ||
+	    set_str(&cfg->lwm2m_rpk_dm_server_uri, "") ||
 	    set_str(&cfg->auth_common_passwords, IOTVAULT_DATADIR "/common-passwords.txt")) {
 		config_free(cfg);
 		return IV_ERR_NOMEM;
@@ -204,6 +208,11 @@ static const struct key_spec key_specs[] = {
 	{"lwm2m", "dm_lifetime_s", V_INT, OFF(lwm2m_dm_lifetime_s), 1, 365 * 86400},
 	{"lwm2m", "dm_server_uri", V_STR, OFF(lwm2m_dm_server_uri), 0, 0},
 	{"lwm2m", "short_server_id", V_INT, OFF(lwm2m_short_server_id), 1, 65534},
+	{"lwm2m", "certificate", V_STR, OFF(lwm2m_certificate), 0, 0},
+	{"lwm2m", "private_key", V_STR, OFF(lwm2m_private_key), 0, 0},
+	{"lwm2m", "rpk_dm_listen", V_STR, OFF(lwm2m_rpk_dm_listen), 0, 0},
+	{"lwm2m", "rpk_bootstrap_listen", V_STR, OFF(lwm2m_rpk_bootstrap_listen), 0, 0},
+	{"lwm2m", "rpk_dm_server_uri", V_STR, OFF(lwm2m_rpk_dm_server_uri), 0, 0},
 	{"lwm2m", "rebootstrap_after_s", V_INT, OFF(lwm2m_rebootstrap_after_s), 0, 365 * 86400},
 	{"lwm2m", "firmware_max_bytes", V_LONG, OFF(lwm2m_firmware_max_bytes), 1024, 64L * 1024 * 1024},
 	{"lwm2m", "firmware_token_ttl_s", V_INT, OFF(lwm2m_firmware_token_ttl_s), 10, 86400},
@@ -536,5 +545,10 @@ void config_free(struct config *cfg)
 	free(cfg->lwm2m_bootstrap_listen);
 	free(cfg->lwm2m_nosec);
 	free(cfg->lwm2m_dm_server_uri);
+	free(cfg->lwm2m_certificate);
+	free(cfg->lwm2m_private_key);
+	free(cfg->lwm2m_rpk_dm_listen);
+	free(cfg->lwm2m_rpk_bootstrap_listen);
+	free(cfg->lwm2m_rpk_dm_server_uri);
 	memset(cfg, 0, sizeof(*cfg));
 }

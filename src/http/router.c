@@ -15,7 +15,7 @@ static const struct route *const tables[] = {
 	lwm2m_rebootstrap_routes, /* before lwm2m_routes: /lwm2m/{obj} */
 	lwm2m_observe_routes,     /* before lwm2m_routes: literal segments over {ids} */
 	lwm2m_queue_routes,
-	lwm2m_routes, lwm2m_firmware_routes,
+	lwm2m_routes, lwm2m_firmware_routes, lwm2m_pki_routes,
 	peer_routes,
 };
 

@@ -5,11 +5,15 @@
  * server URI, PSK mode, a fresh DM identity and PSK from the vault) and of a
  * Server instance (short server ID, lifetime, binding "U"), and
  * Bootstrap-Finish. The DM credential is created (pending) before the first
- * write and retired again if the sequence fails; every bootstrap is audited. */
+ * write and retired again if the sequence fails; every bootstrap is audited.
+ * A device configured for RPK or X.509 (lwm2m_device_security) gets Security
+ * Mode 1 or 2 instead: its own public key or certificate, the server's, and
+ * no DM credential; its private key never passes through iotvault. */
 #include "lwm2m/lwm2m_internal.h"
 #include "iotvault/audit.h"
 #include "iotvault/lwm2m_content.h"
 #include "iotvault/log.h"
+#include "iotvault/store_lwm2m_pki.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,9 +28,12 @@
 #define SEC_BOOTSTRAP 1
 #define SEC_MODE 2
 #define SEC_IDENTITY 3
+#define SEC_SERVER_KEY 4
 #define SEC_SECRET_KEY 5
 #define SEC_SSID 10
 #define SEC_MODE_PSK 0
+#define SEC_MODE_RPK 1
+#define SEC_MODE_CERTIFICATE 2
 /* LwM2M Server object resources */
 #define SRV_SSID 0
 #define SRV_LIFETIME 1
@@ -46,8 +53,10 @@ enum bs_step {
 
 struct lwm2m_bootstrap {
 	struct lwm2m_credential_record cred;
-	struct secbuf *security_tlv; /* carries the DM PSK */
+	struct secbuf *security_tlv; /* carries the DM PSK (PSK mode) */
 	size_t security_len;
+	int cert_mode; /* RPK or X.509: no DM credential, no secret in the write */
+	char mode[STORE_KIND_MAX + 1]; /* what the Security instance says: "psk", "rpk", "x509" */
 	uint8_t server_tlv[TLV_MAX];
 	size_t server_len;
 	enum bs_step step;
@@ -102,7 +111,15 @@ static void bs_end(struct lwm2m_server *srv, struct lwm2m_session *ls, const cha
 		log_warning("lwm2m: bootstrap of device %lld from %s failed: %s",
 			    (long long)bs->cred.device_id, ls->address, failure);
 		service_lock(srv->svc);
-		r = vault_lwm2m_bootstrap_failed(srv->svc->v, &actor, &bs->cred, failure);
+		if (bs->cert_mode) {
+			struct audit_event ev;
+			char object[64];
+			snprintf(object, sizeof(object), "device:%lld", (long long)bs->cred.device_id);
+			ev = (struct audit_event){bs->cred.tenant_id, "lwm2m.bootstrap", object,
+						  "failure", failure};
+			r = audit_append_now(srv->svc->v, &actor, &ev);
+		} else
+			r = vault_lwm2m_bootstrap_failed(srv->svc->v, &actor, &bs->cred, failure);
 		service_unlock(srv->svc);
 		if (r != 0)
 			log_error("lwm2m: the failed bootstrap could not be recorded: %s",
@@ -119,15 +136,23 @@ void lwm2m_bootstrap_session_gone(struct lwm2m_server *srv, struct lwm2m_session
 
 /* The Security instance for the DM server and the Server instance. */
 static int build_payloads(struct lwm2m_server *srv, struct lwm2m_bootstrap *bs,
-			  const struct secbuf *psk)
+			  const struct secbuf *psk, const struct lwm2m_device_security_record *sec)
 {
+	const uint8_t *server_key = NULL;
+	size_t server_key_len = 0;
 	const struct config *cfg = &srv->svc->cfg;
 	struct lwm2m_records *recs = NULL;
 	struct lwm2m_path base = lwm2m_path_instance(0, BS_SECURITY_INSTANCE), p;
 	struct lwm2m_value val;
 	int r;
 
-	if ((bs->security_tlv = secbuf_new(TLV_MAX)) == NULL || (recs = lwm2m_records_new()) == NULL) {
+	if (sec != NULL &&
+	    (r = lwm2m_pki_server_public(srv, strcmp(sec->mode, "rpk") == 0, &server_key,
+					 &server_key_len)) != 0)
+		return r;
+	if ((bs->security_tlv = secbuf_new(TLV_MAX + server_key_len +
+					   (sec ? sec->spki_len + sec->certificate_len : 0))) == NULL ||
+	    (recs = lwm2m_records_new()) == NULL) {
 		r = IV_ERR_NOMEM;
 		goto out;
 	}
@@ -138,12 +163,33 @@ static int build_payloads(struct lwm2m_server *srv, struct lwm2m_bootstrap *bs,
 		if ((r = lwm2m_records_add(recs, &p, &val)) != 0)                        \
 			goto out;                                                       \
 	} while (0)
-	ADD(0, BS_SECURITY_INSTANCE, SEC_URI, lwm2m_value_string(cfg->lwm2m_dm_server_uri));
+	/* an RPK device is sent to the listener that shows it the server's RPK */
+	ADD(0, BS_SECURITY_INSTANCE, SEC_URI,
+	    lwm2m_value_string(sec != NULL && strcmp(sec->mode, "rpk") == 0 &&
+					       cfg->lwm2m_rpk_dm_server_uri[0]
+				       ? cfg->lwm2m_rpk_dm_server_uri
+				       : cfg->lwm2m_dm_server_uri));
 	ADD(0, BS_SECURITY_INSTANCE, SEC_BOOTSTRAP, lwm2m_value_boolean(false));
-	ADD(0, BS_SECURITY_INSTANCE, SEC_MODE, lwm2m_value_integer(SEC_MODE_PSK));
-	ADD(0, BS_SECURITY_INSTANCE, SEC_IDENTITY,
-	    lwm2m_value_opaque((const uint8_t *)bs->cred.identity, strlen(bs->cred.identity)));
-	ADD(0, BS_SECURITY_INSTANCE, SEC_SECRET_KEY, lwm2m_value_opaque(psk->data, psk->len));
+	if (sec == NULL) {
+		ADD(0, BS_SECURITY_INSTANCE, SEC_MODE, lwm2m_value_integer(SEC_MODE_PSK));
+		ADD(0, BS_SECURITY_INSTANCE, SEC_IDENTITY,
+		    lwm2m_value_opaque((const uint8_t *)bs->cred.identity,
+				       strlen(bs->cred.identity)));
+		ADD(0, BS_SECURITY_INSTANCE, SEC_SECRET_KEY, lwm2m_value_opaque(psk->data, psk->len));
+	} else if (strcmp(sec->mode, "rpk") == 0) {
+		ADD(0, BS_SECURITY_INSTANCE, SEC_MODE, lwm2m_value_integer(SEC_MODE_RPK));
+		ADD(0, BS_SECURITY_INSTANCE, SEC_IDENTITY, lwm2m_value_opaque(sec->spki, sec->spki_len));
+	} else {
+		ADD(0, BS_SECURITY_INSTANCE, SEC_MODE, lwm2m_value_integer(SEC_MODE_CERTIFICATE));
+		ADD(0, BS_SECURITY_INSTANCE, SEC_IDENTITY,
+		    lwm2m_value_opaque(sec->certificate, sec->certificate_len));
+	}
+	if (sec != NULL) {
+		ADD(0, BS_SECURITY_INSTANCE, SEC_SERVER_KEY,
+		    lwm2m_value_opaque(server_key, server_key_len));
+		/* the device keeps its private key: the resource is written empty */
+		ADD(0, BS_SECURITY_INSTANCE, SEC_SECRET_KEY, lwm2m_value_opaque(NULL, 0));
+	}
 	ADD(0, BS_SECURITY_INSTANCE, SEC_SSID, lwm2m_value_integer(cfg->lwm2m_short_server_id));
 	if ((r = lwm2m_tlv_encode(&base, recs, bs->security_tlv->data, bs->security_tlv->len,
 				  &bs->security_len)) != 0)
@@ -161,6 +207,30 @@ out:
 	return r;
 }
 
+/* The audit record of a bootstrap in RPK or X.509 mode (which creates no DM
+ * credential, the record vault_lwm2m_dm_credential_create would write). */
+static int bootstrap_cert_mode_start(struct lwm2m_server *srv, const struct audit_actor *actor,
+				     const struct device_record *dev,
+				     const struct lwm2m_device_security_record *sec,
+				     struct lwm2m_bootstrap *bs)
+{
+	struct audit_event ev;
+	char object[64], detail[STORE_NAME_MAX + 64];
+	if (srv->pki == NULL) {
+		log_error("lwm2m: device %lld is configured for %s but [lwm2m] certificate is off",
+			  (long long)dev->id, sec->mode);
+		return IV_ERR_CONFIG;
+	}
+	snprintf(object, sizeof(object), "device:%lld", (long long)dev->id);
+	snprintf(detail, sizeof(detail), "endpoint %s, security mode %s", dev->endpoint, sec->mode);
+	ev = (struct audit_event){dev->tenant_id, "lwm2m.bootstrap", object, "started", detail};
+	bs->cert_mode = 1;
+	snprintf(bs->mode, sizeof(bs->mode), "%s", sec->mode);
+	bs->cred.tenant_id = dev->tenant_id;
+	bs->cred.device_id = dev->id;
+	return audit_append_now(srv->svc->v, actor, &ev);
+}
+
 void lwm2m_bootstrap_handle_request(coap_resource_t *resource, coap_session_t *session,
 				    const coap_pdu_t *request, const coap_string_t *query,
 				    coap_pdu_t *response)
@@ -169,6 +239,7 @@ void lwm2m_bootstrap_handle_request(coap_resource_t *resource, coap_session_t *s
 	struct lwm2m_session *ls = lwm2m_session_of(srv, session);
 	struct lwm2m_bootstrap *bs = NULL;
 	struct secbuf *psk = NULL;
+	struct lwm2m_device_security_record *sec = NULL;
 	struct device_record dev;
 	struct device_selector sel = {0};
 	struct audit_actor actor;
@@ -217,19 +288,27 @@ void lwm2m_bootstrap_handle_request(coap_resource_t *resource, coap_session_t *s
 		log_warning("lwm2m: %s", detail);
 		r = IV_ERR_FORBIDDEN;
 	}
-	if (r == 0) {
-		if ((bs = calloc(1, sizeof(*bs))) == NULL)
-			r = IV_ERR_NOMEM;
-		else
-			r = vault_lwm2m_dm_credential_create(srv->svc->v, &actor, &dev, &bs->cred,
-							     &psk);
+	if (r == 0 && (sec = malloc(sizeof(*sec))) == NULL)
+		r = IV_ERR_NOMEM;
+	if (r == 0 && (r = srv->svc->st->ops->lwm2m_pki->security_get(srv->svc->st, dev.id, sec)) ==
+			      IV_ERR_NOT_FOUND) {
+		free(sec);
+		sec = NULL;
+		r = 0;
 	}
+	if (r == 0 && (bs = calloc(1, sizeof(*bs))) == NULL)
+		r = IV_ERR_NOMEM;
+	if (r == 0 && sec == NULL)
+		r = vault_lwm2m_dm_credential_create(srv->svc->v, &actor, &dev, &bs->cred, &psk);
+	else if (r == 0)
+		r = bootstrap_cert_mode_start(srv, &actor, &dev, sec, bs);
 	service_unlock(srv->svc);
 	if (r == 0)
-		r = build_payloads(srv, bs, psk);
+		r = build_payloads(srv, bs, psk, sec);
 	secbuf_free(psk);
+	free(sec);
 	if (r != 0) {
-		if (bs != NULL && bs->cred.id != 0) {
+		if (bs != NULL && (bs->cred.id != 0 || bs->cert_mode)) {
 			ls->bs = bs; /* so that bs_end retires the credential */
 			bs_end(srv, ls, "bootstrap payloads could not be built");
 		} else
@@ -303,9 +382,12 @@ static int send_step(struct lwm2m_session *ls)
 	if (r != 0)
 		goto fail;
 	if (data != NULL) {
+		/* a write with certificates may exceed one datagram: libcoap
+		 * sends it block-wise (Block1), reading DATA until the last
+		 * block is acknowledged (it stays allocated until then) */
 		if (coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
 				    coap_encode_var_safe(cf, sizeof(cf), LWM2M_CF_TLV), cf) == 0 ||
-		    !coap_add_data(pdu, data_len, data)) {
+		    !coap_add_data_large_request(session, pdu, data_len, data, NULL, NULL)) {
 			r = IV_ERR_NOMEM;
 			goto fail;
 		}
@@ -359,7 +441,7 @@ int lwm2m_bootstrap_on_response(struct lwm2m_server *srv, coap_session_t *sessio
 		bs_end(srv, ls, why);
 		return 1;
 	}
-	if (bs->step == BS_WRITE_SECURITY) {
+	if (bs->step == BS_WRITE_SECURITY && !bs->cert_mode) {
 		/* the device has the key now; ours is not needed any more */
 		secbuf_free(bs->security_tlv);
 		bs->security_tlv = NULL;
@@ -371,8 +453,12 @@ int lwm2m_bootstrap_on_response(struct lwm2m_server *srv, coap_session_t *sessio
 		int r;
 		bs->step = BS_DONE;
 		snprintf(object, sizeof(object), "device:%lld", (long long)bs->cred.device_id);
-		snprintf(detail, sizeof(detail), "endpoint %s, DM credential %lld written",
-			 ls->owner.endpoint, (long long)bs->cred.id);
+		if (bs->cert_mode)
+			snprintf(detail, sizeof(detail), "endpoint %s, %s security written",
+				 ls->owner.endpoint, bs->mode);
+		else
+			snprintf(detail, sizeof(detail), "endpoint %s, DM credential %lld written",
+				 ls->owner.endpoint, (long long)bs->cred.id);
 		ev = (struct audit_event){bs->cred.tenant_id, "lwm2m.bootstrap", object, "success",
 					  detail};
 		service_lock(srv->svc);

@@ -25,13 +25,22 @@ enum lwm2m_listener {
 };
 
 struct lwm2m_bootstrap;
+struct lwm2m_pki_server;
+
+/* How a DTLS session's peer proved who it is. */
+enum lwm2m_auth {
+	LW_AUTH_PSK = 0,
+	LW_AUTH_RPK,  /* a raw public key stored with the device */
+	LW_AUTH_X509, /* a certificate verified against the tenant's CA */
+};
 
 /* App data of every coap_session_t the server has seen. */
 struct lwm2m_session {
 	struct lwm2m_server *srv;
 	coap_session_t *session;
 	enum lwm2m_listener listener;
-	int authenticated; /* the PSK callback accepted the identity */
+	int authenticated; /* the PSK or certificate callback accepted the peer */
+	enum lwm2m_auth auth;
 	int cipher_checked;
 	struct lwm2m_psk_owner owner;
 	char identity[LWM2M_IDENTITY_MAX + 1];
@@ -53,10 +62,12 @@ struct lwm2m_drop {
 struct lwm2m_server {
 	struct service *svc;
 	coap_context_t *ctx;
+	coap_context_t *ctx_rpk; /* the RPK listeners' context; NULL when they are off */
 	pthread_t thread;
 	int thread_started;
 	atomic_int stop;
 	uint16_t dm_port, bootstrap_port, nosec_port;
+	uint16_t rpk_dm_port, rpk_bootstrap_port; /* 0: off */
 	/* the key handed to libcoap by the PSK callback; wiped after every
 	 * coap_io_process() (libcoap copies it before the callback returns) */
 	struct secbuf *psk_slot;
@@ -65,6 +76,7 @@ struct lwm2m_server {
 	struct lwm2m_session *sessions; /* every session with state, for DM requests */
 	struct lwm2m_drop *drops;
 	int64_t next_sweep_ms;
+	struct lwm2m_pki_server *pki; /* RPK/X.509 set-up (server_pki.c); NULL: PSK only */
 	int64_t next_observe_purge_ms;
 	int64_t next_queue_sweep_ms;
 	int64_t next_queue_purge_ms;
@@ -86,6 +98,34 @@ void lwm2m_security_event(struct lwm2m_server *srv, int64_t tenant_id, const cha
 			  const char *source, const char *subject, const char *detail);
 /* The audit actor of the server acting for a client at SOURCE. */
 struct audit_actor lwm2m_actor(const char *source);
+
+/* Why SESSION's protocol version breaks the DTLS policy, or NULL. */
+const char *lwm2m_dtls_version_violation(coap_session_t *session);
+/* "psk", "rpk", "x509" or "nosec": how LS authenticated (registrations). */
+const char *lwm2m_session_security(const struct lwm2m_session *ls);
+
+/* server_pki.c: certificate modes beside PSK */
+/* Loads the server's certificate and key ([lwm2m] certificate/private_key,
+ * default [tls]) and the tenant CAs into SRV->ctx; nothing when the
+ * certificate is "off". */
+int lwm2m_pki_server_start(struct lwm2m_server *srv) IV_WUR;
+/* Re-reads the tenant CAs when they changed (server thread). */
+void lwm2m_pki_server_refresh(struct lwm2m_server *srv);
+/* libcoap refuses a chain that leads to no tenant's CA in its own check,
+ * before validate_cn_call_back, and frees the GnuTLS session before any
+ * event: its log line is the only trace. The log hook hands every libcoap
+ * message here (it may run under the service lock, so refusals are only
+ * queued) and the server thread records them as security events. */
+void lwm2m_pki_libcoap_message(const char *line);
+void lwm2m_pki_record_refusals(struct lwm2m_server *srv);
+/* Refreshes at once when this process changed a tenant CA. */
+void lwm2m_pki_server_poll(struct lwm2m_server *srv);
+void lwm2m_pki_server_stop(struct lwm2m_server *srv);
+/* The server's certificate (DER) or its SubjectPublicKeyInfo (DER), for
+ * the Security object's Server Public Key; IV_ERR_NOT_FOUND when the
+ * certificate modes are off. */
+int lwm2m_pki_server_public(const struct lwm2m_server *srv, int spki_only, const uint8_t **data,
+			    size_t *len) IV_WUR;
 
 /* bootstrap.c */
 void lwm2m_bootstrap_handle_request(coap_resource_t *resource, coap_session_t *session,

@@ -88,8 +88,8 @@ int lwm2m_rebootstrap_device(struct service *svc, const struct audit_actor *acto
 		goto unlock;
 	}
 	if (strcmp(reg.security, "psk") != 0 || reg.credential_id == 0) {
-		explain = "the device registered without DTLS (NoSec): it has no DM credential to "
-			  "rotate";
+		explain = "the device registered without a DM credential (NoSec, RPK or X.509): "
+			  "there is none to rotate";
 		r = IV_ERR_REFUSED;
 		goto unlock;
 	}

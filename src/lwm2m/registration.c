@@ -1,8 +1,8 @@
 /* The registration interface (LwM2M 1.0/1.1 section 5.3): Register
  * (POST /rd?ep=&lt=&lwm2m=&b=, link-format payload), Update (POST
  * /rd/{location}), De-register (DELETE /rd/{location}) and lifetime expiry.
- * A DTLS client may register only the endpoint its DM credential belongs to
- * (else 4.03 and a security event); registering with a pending credential
+ * A DTLS client may register only the endpoint its DM credential (or its
+ * raw public key or certificate) belongs to (else 4.03 and a security event); registering with a pending credential
  * makes it the device's only usable one. Registrations are stored; each has a
  * CoAP resource at its location for as long as it lives. */
 #include "lwm2m/lwm2m_internal.h"
@@ -106,13 +106,20 @@ static coap_pdu_code_t authorise(struct lwm2m_server *srv, struct lwm2m_session 
 	if (ls->listener != LW_LISTENER_DM || !ls->authenticated ||
 	    ls->owner.kind != LWM2M_CREDENTIAL_DM)
 		return COAP_RESPONSE_CODE_FORBIDDEN;
-	/* the credential may have been retired since the handshake */
-	if ((r = st->ops->lwm2m->credential_get(st, ls->owner.credential_id, cred)) != 0 ||
-	    strcmp(cred->state, "retired") == 0)
+	if (ls->auth != LW_AUTH_PSK) {
+		/* RPK or certificate: the device itself, no DM credential */
+		sel.id = ls->owner.device_id;
+		if (st->ops->device_get(st, ls->owner.tenant_id, &sel, dev) != 0)
+			return COAP_RESPONSE_CODE_UNAUTHORIZED;
+	} else if ((r = st->ops->lwm2m->credential_get(st, ls->owner.credential_id, cred)) != 0 ||
+		   strcmp(cred->state, "retired") == 0) {
+		/* the credential may have been retired since the handshake */
 		return COAP_RESPONSE_CODE_UNAUTHORIZED;
-	sel.id = cred->device_id;
-	if (st->ops->device_get(st, cred->tenant_id, &sel, dev) != 0)
-		return COAP_RESPONSE_CODE_UNAUTHORIZED;
+	} else {
+		sel.id = cred->device_id;
+		if (st->ops->device_get(st, cred->tenant_id, &sel, dev) != 0)
+			return COAP_RESPONSE_CODE_UNAUTHORIZED;
+	}
 	if (ep != NULL && strcmp(dev->endpoint, ep) != 0) {
 		char detail[2 * STORE_NAME_MAX + 64];
 		snprintf(detail, sizeof(detail), "registration for endpoint %s with the credential of %s",
@@ -145,11 +152,14 @@ void lwm2m_registration_drop_pending(struct lwm2m_server *srv)
 	while (srv->drops != NULL) {
 		struct lwm2m_drop *d = srv->drops;
 		srv->drops = d->next;
-		if (srv->ctx != NULL) {
-			coap_resource_t *res = coap_get_resource_from_uri_path(
-				srv->ctx, coap_make_str_const(d->location));
+		coap_context_t *ctxs[] = {srv->ctx, srv->ctx_rpk};
+		for (size_t i = 0; i < 2; i++) {
+			coap_resource_t *res =
+				ctxs[i] == NULL ? NULL
+						: coap_get_resource_from_uri_path(
+							  ctxs[i], coap_make_str_const(d->location));
 			if (res != NULL)
-				coap_delete_resource(srv->ctx, res);
+				coap_delete_resource(ctxs[i], res);
 		}
 		free(d);
 	}
@@ -159,18 +169,24 @@ static void handle_registration(coap_resource_t *resource, coap_session_t *sessi
 				const coap_pdu_t *request, const coap_string_t *query,
 				coap_pdu_t *response);
 
+/* In every context: a device may update from either kind of listener. */
 int lwm2m_registration_resource_add(struct lwm2m_server *srv, const char *location)
 {
-	coap_str_const_t *path = coap_new_str_const((const uint8_t *)location, strlen(location));
-	coap_resource_t *res;
-	if (path == NULL)
-		return IV_ERR_NOMEM;
-	/* libcoap owns PATH from here (released with the resource) */
-	if ((res = coap_resource_init(path, COAP_RESOURCE_FLAGS_RELEASE_URI)) == NULL)
-		return IV_ERR_NOMEM;
-	coap_register_handler(res, COAP_REQUEST_POST, handle_registration);
-	coap_register_handler(res, COAP_REQUEST_DELETE, handle_registration);
-	coap_add_resource(srv->ctx, res);
+	coap_context_t *ctxs[] = {srv->ctx, srv->ctx_rpk};
+	for (size_t i = 0; i < 2; i++) {
+		coap_str_const_t *path;
+		coap_resource_t *res;
+		if (ctxs[i] == NULL)
+			continue;
+		if ((path = coap_new_str_const((const uint8_t *)location, strlen(location))) == NULL)
+			return IV_ERR_NOMEM;
+		/* libcoap owns PATH from here (released with the resource) */
+		if ((res = coap_resource_init(path, COAP_RESOURCE_FLAGS_RELEASE_URI)) == NULL)
+			return IV_ERR_NOMEM;
+		coap_register_handler(res, COAP_REQUEST_POST, handle_registration);
+		coap_register_handler(res, COAP_REQUEST_DELETE, handle_registration);
+		coap_add_resource(ctxs[i], res);
+	}
 	return 0;
 }
 
@@ -230,8 +246,7 @@ void lwm2m_register_handle_request(coap_resource_t *resource, coap_session_t *se
 	reg.lifetime_s = p.q.lifetime_s;
 	snprintf(reg.object_links, sizeof(reg.object_links), "%s", p.links);
 	snprintf(reg.address, sizeof(reg.address), "%s", ls->address);
-	snprintf(reg.security, sizeof(reg.security), "%s",
-		 ls->listener == LW_LISTENER_NOSEC ? "nosec" : "psk");
+	snprintf(reg.security, sizeof(reg.security), "%s", lwm2m_session_security(ls));
 	reg.credential_id = cred.id;
 	reg.registered_at = reg.updated_at = store_now_ms();
 	reg.expires_at = reg.registered_at + reg.lifetime_s * 1000;

@@ -1,5 +1,6 @@
 /* The LwM2M server's transport: one libcoap context (GnuTLS) with the DTLS
- * DM and bootstrap listeners and the optional NoSec DM listener, the PSK
+ * DM and bootstrap listeners and the optional NoSec DM listener (and a
+ * second context for the optional RPK listeners, see server_pki.c), the PSK
  * callback that looks identities up in the vault during the handshake, the
  * per-session state, and the server thread's loop.
  *
@@ -16,6 +17,7 @@
 
 #include <gnutls/gnutls.h>
 #include <netdb.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,9 +60,11 @@ enum lwm2m_listener lwm2m_listener_of(const struct lwm2m_server *srv,
 		return port == srv->nosec_port && port ? LW_LISTENER_NOSEC : LW_LISTENER_NONE;
 	if (proto != COAP_PROTO_DTLS)
 		return LW_LISTENER_NONE;
-	if (port == srv->dm_port && port)
+	if (port == 0)
+		return LW_LISTENER_NONE;
+	if (port == srv->dm_port || port == srv->rpk_dm_port)
 		return LW_LISTENER_DM;
-	if (port == srv->bootstrap_port && port)
+	if (port == srv->bootstrap_port || port == srv->rpk_bootstrap_port)
 		return LW_LISTENER_BOOTSTRAP;
 	return LW_LISTENER_NONE;
 }
@@ -120,7 +124,7 @@ static gnutls_session_t gnutls_of(coap_session_t *session)
 	return lib == COAP_TLS_LIBRARY_GNUTLS ? g : NULL;
 }
 
-static const char *dtls_version_violation(coap_session_t *session)
+const char *lwm2m_dtls_version_violation(coap_session_t *session)
 {
 	gnutls_session_t g = gnutls_of(session);
 	if (g == NULL)
@@ -140,6 +144,9 @@ static const char *dtls_cipher_violation(coap_session_t *session, const char **n
 		return "no GnuTLS session";
 	c = gnutls_cipher_get(g);
 	*name = gnutls_cipher_get_name(c) ? gnutls_cipher_get_name(c) : "?";
+	/* with an RSA server certificate GnuTLS could pick RSA key transport */
+	if (gnutls_kx_get(g) == GNUTLS_KX_RSA)
+		return "RSA key exchange (no forward secrecy)";
 	switch (c) {
 	case GNUTLS_CIPHER_AES_128_CCM_8:
 	case GNUTLS_CIPHER_AES_256_CCM_8:
@@ -152,6 +159,13 @@ static const char *dtls_cipher_violation(coap_session_t *session, const char **n
 	default:
 		return "cipher is not AEAD";
 	}
+}
+
+const char *lwm2m_session_security(const struct lwm2m_session *ls)
+{
+	if (ls->listener == LW_LISTENER_NOSEC)
+		return "nosec";
+	return ls->auth == LW_AUTH_RPK ? "rpk" : ls->auth == LW_AUTH_X509 ? "x509" : "psk";
 }
 
 int lwm2m_session_check_cipher(struct lwm2m_server *srv, coap_session_t *session,
@@ -171,10 +185,10 @@ int lwm2m_session_check_cipher(struct lwm2m_server *srv, coap_session_t *session
 		service_unlock(srv->svc);
 		return 0;
 	}
-	log_info("lwm2m: DTLS 1.2 session from %s (%s listener, device %lld): %s-%s", ls->address,
-		 ls->listener == LW_LISTENER_BOOTSTRAP ? "bootstrap" : "DM",
-		 (long long)ls->owner.device_id, gnutls_kx_get_name(gnutls_kx_get(gnutls_of(session))),
-		 cipher);
+	log_info("lwm2m: DTLS 1.2 session from %s (%s listener, device %lld, %s): %s-%s",
+		 ls->address, ls->listener == LW_LISTENER_BOOTSTRAP ? "bootstrap" : "DM",
+		 (long long)ls->owner.device_id, lwm2m_session_security(ls),
+		 gnutls_kx_get_name(gnutls_kx_get(gnutls_of(session))), cipher);
 	return 1;
 }
 
@@ -200,7 +214,7 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
 		return NULL;
 	kind = ls->listener == LW_LISTENER_BOOTSTRAP ? LWM2M_CREDENTIAL_BOOTSTRAP
 						      : LWM2M_CREDENTIAL_DM;
-	if ((why = dtls_version_violation(session)) != NULL) {
+	if ((why = lwm2m_dtls_version_violation(session)) != NULL) {
 		log_warning("lwm2m: %s handshake refused from %s: %s",
 			    kind == LWM2M_CREDENTIAL_BOOTSTRAP ? "bootstrap" : "DM", ls->address, why);
 		service_lock(srv->svc);
@@ -305,6 +319,7 @@ static void coap_log_hook(coap_log_t level, const char *message)
 	while (n > 0 && (message[n - 1] == '\n' || message[n - 1] == '\r'))
 		n--;
 	snprintf(line, sizeof(line), "%.*s", (int)(n < 200 ? n : 200), message);
+	lwm2m_pki_libcoap_message(line);
 	if (level <= LOG_ERR)
 		log_error("libcoap: %s", line);
 	else
@@ -350,7 +365,7 @@ static int parse_listen(const char *text, coap_address_t *addr, uint16_t *port)
 	return *port == 0 ? IV_ERR_CONFIG : 0;
 }
 
-static int add_listener(struct lwm2m_server *srv, const char *what, const char *text,
+static int add_listener(coap_context_t *ctx, const char *what, const char *text,
 			coap_proto_t proto, uint16_t *port)
 {
 	coap_address_t addr;
@@ -360,7 +375,7 @@ static int add_listener(struct lwm2m_server *srv, const char *what, const char *
 		log_error("[lwm2m] %s: expected HOST:PORT or off", what);
 		return IV_ERR_CONFIG;
 	}
-	if (coap_new_endpoint(srv->ctx, &addr, proto) == NULL) {
+	if (ctx == NULL || coap_new_endpoint(ctx, &addr, proto) == NULL) {
 		log_error("lwm2m: cannot listen on %s (%s)", text, what);
 		return IV_ERR_IO;
 	}
@@ -370,16 +385,34 @@ static int add_listener(struct lwm2m_server *srv, const char *what, const char *
 static void *server_main(void *arg)
 {
 	struct lwm2m_server *srv = arg;
+	struct pollfd fds[2];
+	fds[0].fd = coap_context_get_coap_fd(srv->ctx);
+	fds[1].fd = srv->ctx_rpk ? coap_context_get_coap_fd(srv->ctx_rpk) : -1;
+	fds[0].events = fds[1].events = POLLIN;
 	while (!atomic_load(&srv->stop)) {
-		coap_io_process(srv->ctx, IO_WAIT_MS);
+		if (srv->ctx_rpk == NULL) {
+			coap_io_process(srv->ctx, IO_WAIT_MS);
+		} else if (fds[0].fd >= 0 && fds[1].fd >= 0) {
+			/* two contexts: wait on both (libcoap's epoll descriptors),
+			 * then let each handle its sockets and due timers */
+			(void)poll(fds, 2, IO_WAIT_MS);
+			coap_io_process(srv->ctx, COAP_IO_NO_WAIT);
+			coap_io_process(srv->ctx_rpk, COAP_IO_NO_WAIT);
+		} else {
+			coap_io_process(srv->ctx, IO_WAIT_MS / 10);
+			coap_io_process(srv->ctx_rpk, IO_WAIT_MS / 10);
+		}
 		/* the last handshake's key is in libcoap's own copy by now */
 		secmem_wipe(srv->psk_slot->data, srv->psk_slot->len);
+		lwm2m_pki_server_poll(srv);
+		lwm2m_pki_record_refusals(srv);
 		lwm2m_bootstrap_run_pending(srv);
 		lwm2m_firmware_run_pending(srv);
 		lwm2m_dm_run_pending(srv);
 		lwm2m_queue_run(srv);
 		lwm2m_registration_drop_pending(srv);
 		if (now_ms() >= srv->next_sweep_ms) {
+			lwm2m_pki_server_refresh(srv);
 			lwm2m_registration_sweep(srv);
 			lwm2m_registration_drop_pending(srv);
 			lwm2m_observe_purge(srv);
@@ -389,14 +422,14 @@ static void *server_main(void *arg)
 	return NULL;
 }
 
-static int add_resource(struct lwm2m_server *srv, const char *path, coap_request_t method,
+static int add_resource(coap_context_t *ctx, const char *path, coap_request_t method,
 			coap_method_handler_t handler)
 {
 	coap_resource_t *res = coap_resource_init(coap_make_str_const(path), 0);
 	if (res == NULL)
 		return IV_ERR_NOMEM;
 	coap_register_handler(res, method, handler);
-	coap_add_resource(srv->ctx, res);
+	coap_add_resource(ctx, res);
 	return 0;
 }
 
@@ -426,11 +459,39 @@ static void gnutls_audit_ignore(gnutls_session_t session, const char *message)
 	(void)message;
 }
 
+/* A libcoap context with the server's PSK callback, handlers and resources. */
+static int context_new(struct lwm2m_server *srv, coap_context_t **out)
+{
+	coap_context_t *ctx = coap_new_context(NULL);
+	coap_dtls_spsk_t spsk;
+	int r;
+
+	if ((*out = ctx) == NULL)
+		return IV_ERR_NOMEM;
+	coap_set_app_data(ctx, srv);
+	coap_context_set_block_mode(ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	memset(&spsk, 0, sizeof(spsk));
+	spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
+	spsk.validate_id_call_back = psk_for_identity;
+	spsk.id_call_back_arg = srv;
+	if (!coap_context_set_psk2(ctx, &spsk)) {
+		log_error("lwm2m: cannot set up DTLS-PSK");
+		return IV_ERR_CRYPTO;
+	}
+	coap_register_event_handler(ctx, event_handler);
+	coap_register_response_handler(ctx, response_handler);
+	coap_register_nack_handler(ctx, nack_handler);
+	if ((r = add_resource(ctx, "bs", COAP_REQUEST_POST, lwm2m_bootstrap_handle_request)) != 0 ||
+	    (r = add_resource(ctx, "rd", COAP_REQUEST_POST, lwm2m_register_handle_request)) != 0 ||
+	    (r = add_resource(ctx, COAP_DEFAULT_URI_WELLKNOWN, COAP_REQUEST_GET, well_known_core)) != 0)
+		return r;
+	return 0;
+}
+
 int lwm2m_server_start(struct service *svc, struct lwm2m_server **out)
 {
 	const struct config *cfg = &svc->cfg;
 	struct lwm2m_server *srv = NULL;
-	coap_dtls_spsk_t spsk;
 	int r;
 
 	*out = NULL;
@@ -463,42 +524,44 @@ int lwm2m_server_start(struct service *svc, struct lwm2m_server **out)
 	 * TLS session as one of its own; the HTTPS listeners' sessions would
 	 * crash it (an unexpected record on the API port did). Replace it. */
 	gnutls_global_set_audit_log_function(gnutls_audit_ignore);
-	if ((srv->ctx = coap_new_context(NULL)) == NULL) {
-		r = IV_ERR_NOMEM;
+	if ((r = context_new(srv, &srv->ctx)) != 0)
 		goto out;
-	}
-	coap_set_app_data(srv->ctx, srv);
-	coap_context_set_block_mode(srv->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
-	memset(&spsk, 0, sizeof(spsk));
-	spsk.version = COAP_DTLS_SPSK_SETUP_VERSION;
-	spsk.validate_id_call_back = psk_for_identity;
-	spsk.id_call_back_arg = srv;
-	if (!coap_context_set_psk2(srv->ctx, &spsk)) {
-		log_error("lwm2m: cannot set up DTLS-PSK");
-		r = IV_ERR_CRYPTO;
+	/* the RPK listeners (off by default) need a context of their own: the
+	 * server's credential type is per context in libcoap (server_pki.c) */
+	if ((strcmp(cfg->lwm2m_rpk_dm_listen, "off") != 0 ||
+	     strcmp(cfg->lwm2m_rpk_bootstrap_listen, "off") != 0) &&
+	    (r = context_new(srv, &srv->ctx_rpk)) != 0)
 		goto out;
-	}
-	coap_register_event_handler(srv->ctx, event_handler);
-	coap_register_response_handler(srv->ctx, response_handler);
-	coap_register_nack_handler(srv->ctx, nack_handler);
-	if ((r = add_listener(srv, "dm_listen", cfg->lwm2m_dm_listen, COAP_PROTO_DTLS,
+	if ((r = lwm2m_pki_server_start(srv)) != 0)
+		goto out;
+	if ((r = add_listener(srv->ctx, "dm_listen", cfg->lwm2m_dm_listen, COAP_PROTO_DTLS,
 			      &srv->dm_port)) != 0 ||
-	    (r = add_listener(srv, "bootstrap_listen", cfg->lwm2m_bootstrap_listen, COAP_PROTO_DTLS,
-			      &srv->bootstrap_port)) != 0 ||
-	    (r = add_listener(srv, "nosec", cfg->lwm2m_nosec, COAP_PROTO_UDP, &srv->nosec_port)) != 0)
+	    (r = add_listener(srv->ctx, "bootstrap_listen", cfg->lwm2m_bootstrap_listen,
+			      COAP_PROTO_DTLS, &srv->bootstrap_port)) != 0 ||
+	    (r = add_listener(srv->ctx, "nosec", cfg->lwm2m_nosec, COAP_PROTO_UDP,
+			      &srv->nosec_port)) != 0 ||
+	    (r = add_listener(srv->ctx_rpk, "rpk_dm_listen", cfg->lwm2m_rpk_dm_listen,
+			      COAP_PROTO_DTLS, &srv->rpk_dm_port)) != 0 ||
+	    (r = add_listener(srv->ctx_rpk, "rpk_bootstrap_listen", cfg->lwm2m_rpk_bootstrap_listen,
+			      COAP_PROTO_DTLS, &srv->rpk_bootstrap_port)) != 0)
 		goto out;
-	/* the listener of a session is told by its local port */
-	if ((srv->dm_port && srv->dm_port == srv->bootstrap_port) ||
-	    (srv->nosec_port && (srv->nosec_port == srv->dm_port ||
-				 srv->nosec_port == srv->bootstrap_port))) {
-		log_error("[lwm2m] the listeners need different ports");
+	if (srv->ctx_rpk != NULL && srv->pki == NULL) {
+		log_error("[lwm2m] the RPK listeners need the server's key ([lwm2m] certificate is off)");
 		r = IV_ERR_CONFIG;
 		goto out;
 	}
-	if ((r = add_resource(srv, "bs", COAP_REQUEST_POST, lwm2m_bootstrap_handle_request)) != 0 ||
-	    (r = add_resource(srv, "rd", COAP_REQUEST_POST, lwm2m_register_handle_request)) != 0 ||
-	    (r = add_resource(srv, COAP_DEFAULT_URI_WELLKNOWN, COAP_REQUEST_GET, well_known_core)) != 0)
-		goto out;
+	/* the listener of a session is told by its local port */
+	{
+		uint16_t ports[] = {srv->dm_port, srv->bootstrap_port, srv->nosec_port,
+				    srv->rpk_dm_port, srv->rpk_bootstrap_port};
+		for (size_t i = 0; i < 5; i++)
+			for (size_t j = i + 1; j < 5; j++)
+				if (ports[i] != 0 && ports[i] == ports[j]) {
+					log_error("[lwm2m] the listeners need different ports");
+					r = IV_ERR_CONFIG;
+					goto out;
+				}
+	}
 	service_lock(svc);
 	r = lwm2m_registration_restore(srv);
 	if (r == 0)
@@ -533,6 +596,10 @@ void lwm2m_server_stop(struct lwm2m_server *srv)
 	}
 	lwm2m_dm_detach(srv);
 	lwm2m_firmware_detach(srv);
+	if (srv->ctx_rpk != NULL) {
+		coap_free_context(srv->ctx_rpk);
+		srv->ctx_rpk = NULL;
+	}
 	if (srv->ctx != NULL) {
 		/* coap_free_context() ends the sessions: SERVER_SESSION_DEL frees ours */
 		coap_free_context(srv->ctx);
@@ -540,6 +607,7 @@ void lwm2m_server_stop(struct lwm2m_server *srv)
 		coap_cleanup();
 	}
 	lwm2m_firmware_free_tokens();
+	lwm2m_pki_server_stop(srv);
 	lwm2m_registration_drop_pending(srv);
 	secbuf_free(srv->psk_slot);
 	free(srv);

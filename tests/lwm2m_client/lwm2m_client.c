@@ -6,9 +6,14 @@
  * serves a Device object (/3/0) to the server's DM requests, writing TLV and
  * SenML CBOR with its own encoders and reading both with its own decoders.
  *
- * usage: lwm2m_client --server URI [--identity-file F --key-file F] COMMAND
+ * usage: lwm2m_client --server URI [--identity-file F --key-file F |
+ *                      --cert F --cert-key F | --rpk F] COMMAND
+ *   (--cert/--cert-key: X.509, PEM files; --rpk: a PEM file with the PUBLIC
+ *   KEY and the PRIVATE KEY; the server's certificate is not checked)
  *   bootstrap EP OUT     writes OUT.identity (text), OUT.key (hex) and
- *                        OUT.info (uri, ssid, lifetime, binding), all 0600
+ *                        OUT.info (uri, ssid, lifetime, binding), all 0600;
+ *                        with RPK/X.509 also OUT.pub and OUT.server (hex of
+ *                        /0/x/3 and /0/x/4)
  *   register EP LT VERSION BINDING [LINKS]
  *                        prints "2.01 /rd/xxxx"
  *   update LOCATION [LT] prints the response code
@@ -69,6 +74,8 @@ static size_t token_len;
 static char bs_uri[256], bs_identity[256], bs_binding[16];
 static uint8_t bs_key[64];
 static size_t bs_key_len;
+static uint8_t bs_pub[4096], bs_server[4096]; /* /0/x/3 and /0/x/4 as received */
+static size_t bs_pub_len, bs_server_len;
 static long long bs_ssid = -1, bs_lifetime = -1;
 static int bs_security_mode = -1, bs_finished, bs_deletes;
 
@@ -184,7 +191,15 @@ static int apply_resource(unsigned obj, const struct tlv *t)
 		switch (t->id) {
 		case 0: copy_text(bs_uri, sizeof(bs_uri), t); break;
 		case 2: bs_security_mode = (int)tlv_int(t); break;
-		case 3: copy_text(bs_identity, sizeof(bs_identity), t); break;
+		case 3:
+			copy_text(bs_identity, sizeof(bs_identity), t);
+			bs_pub_len = t->len < sizeof(bs_pub) ? t->len : 0;
+			memcpy(bs_pub, t->value, bs_pub_len);
+			break;
+		case 4:
+			bs_server_len = t->len < sizeof(bs_server) ? t->len : 0;
+			memcpy(bs_server, t->value, bs_server_len);
+			break;
 		case 5:
 			if (t->len > sizeof(bs_key))
 				return -1;
@@ -1000,6 +1015,8 @@ static int secure;
 static char identity[256];
 static uint8_t key[64];
 static size_t key_len;
+static const char *cert_file, *cert_key_file, *rpk_file;
+static char rpk_pem[8192];
 
 static void resolve(const char *uri_text)
 {
@@ -1030,8 +1047,27 @@ static void resolve(const char *uri_text)
 static coap_session_t *open_session(void)
 {
 	coap_dtls_cpsk_t cpsk;
+	coap_dtls_pki_t pki;
 	if (!secure)
 		return coap_new_client_session(ctx, NULL, &dst, COAP_PROTO_UDP);
+	if (cert_file != NULL || rpk_file != NULL) {
+		memset(&pki, 0, sizeof(pki));
+		pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+		if (rpk_file != NULL) {
+			/* libcoap takes an RPK only from memory */
+			pki.is_rpk_not_cert = 1;
+			pki.pki_key.key_type = COAP_PKI_KEY_PEM_BUF;
+			pki.pki_key.key.pem_buf.public_cert = (const uint8_t *)rpk_pem;
+			pki.pki_key.key.pem_buf.public_cert_len = strlen(rpk_pem) + 1;
+			pki.pki_key.key.pem_buf.private_key = (const uint8_t *)rpk_pem;
+			pki.pki_key.key.pem_buf.private_key_len = strlen(rpk_pem) + 1;
+		} else {
+			pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+			pki.pki_key.key.pem.public_cert = cert_file;
+			pki.pki_key.key.pem.private_key = cert_key_file;
+		}
+		return coap_new_client_session_pki(ctx, NULL, &dst, COAP_PROTO_DTLS, &pki);
+	}
 	memset(&cpsk, 0, sizeof(cpsk));
 	cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
 	cpsk.psk_info.identity.s = (const uint8_t *)identity;
@@ -1153,6 +1189,19 @@ static int cmd_bootstrap(coap_session_t *s, const char *ep, const char *out)
 		 bs_ssid, bs_lifetime, bs_binding, bs_security_mode);
 	snprintf(path, sizeof(path), "%s.info", out);
 	write_private(path, text);
+	if (bs_security_mode == 1 || bs_security_mode == 2) {
+		static char hex[2 * sizeof(bs_pub) + 2];
+		const uint8_t *bufs[] = {bs_pub, bs_server};
+		size_t lens[] = {bs_pub_len, bs_server_len};
+		const char *names[] = {"pub", "server"};
+		for (int b = 0; b < 2; b++) {
+			for (size_t i = 0; i < lens[b]; i++)
+				snprintf(hex + 2 * i, 3, "%02x", bufs[b][i]);
+			hex[2 * lens[b]] = '\0';
+			snprintf(path, sizeof(path), "%s.%s", out, names[b]);
+			write_private(path, hex);
+		}
+	}
 	memset(bs_key, 0, sizeof(bs_key));
 	return 0;
 }
@@ -1281,6 +1330,12 @@ int main(int argc, char **argv)
 			id_file = argv[i + 1];
 		else if (strcmp(argv[i], "--key-file") == 0)
 			key_file = argv[i + 1];
+		else if (strcmp(argv[i], "--cert") == 0)
+			cert_file = argv[i + 1];
+		else if (strcmp(argv[i], "--cert-key") == 0)
+			cert_key_file = argv[i + 1];
+		else if (strcmp(argv[i], "--rpk") == 0)
+			rpk_file = argv[i + 1];
 		else if (strcmp(argv[i], "--fw-expect") == 0)
 			fw_expect_file = argv[i + 1];
 		else if (strcmp(argv[i], "--fw-uri-file") == 0)
@@ -1298,7 +1353,11 @@ int main(int argc, char **argv)
 	coap_set_log_level(LOG_EMERG);
 	coap_dtls_set_log_level(LOG_EMERG);
 	resolve(server);
-	if (secure) {
+	if (rpk_file != NULL)
+		read_file(rpk_file, rpk_pem, sizeof(rpk_pem));
+	if (secure && (cert_file != NULL) != (cert_key_file != NULL))
+		die_usage();
+	if (secure && cert_file == NULL && rpk_file == NULL) {
 		char hex[260];
 		if (id_file == NULL || key_file == NULL)
 			die_usage();

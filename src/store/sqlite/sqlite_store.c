@@ -919,6 +919,7 @@ extern const struct store_lorawan_ops sqlite_lorawan_ops;
 extern const struct store_appserver_ops sqlite_appserver_ops;
 extern const struct store_hygiene_ops sqlite_hygiene_ops;
 extern const struct store_lwm2m_ops sqlite_lwm2m_ops;
+extern const struct store_lwm2m_pki_ops sqlite_lwm2m_pki_ops;
 extern const struct store_lwm2m_rebootstrap_ops sqlite_lwm2m_rebootstrap_ops;
 extern const struct store_lwm2m_firmware_ops sqlite_lwm2m_firmware_ops;
 extern const struct store_lwm2m_observe_ops sqlite_lwm2m_observe_ops;
@@ -962,6 +963,7 @@ static const struct store_ops sqlite_ops = {
 	.appserver = &sqlite_appserver_ops,
 	.hygiene = &sqlite_hygiene_ops,
 	.lwm2m = &sqlite_lwm2m_ops,
+	.lwm2m_pki = &sqlite_lwm2m_pki_ops,
 	.lwm2m_rebootstrap = &sqlite_lwm2m_rebootstrap_ops,
 	.lwm2m_firmware = &sqlite_lwm2m_firmware_ops,
 	.lwm2m_observe = &sqlite_lwm2m_observe_ops,

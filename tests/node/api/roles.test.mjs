@@ -128,6 +128,12 @@ const calls = {
 	readLwm2mResource: { req: async () => ['GET', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0/0`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0/0` },
 	writeLwm2mResource: { req: async () => ['PUT', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0/13`, lwm2mWrite('/3/0/13')], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0/13`, otherBody: lwm2mWrite('/3/0/13') },
 	executeLwm2mResource: { req: async () => ['POST', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/3/0/4/execute`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/3/0/4/execute` },
+	// no CA is ever set here: 404 (get, delete) and 400 (a body that is no PEM) pass the role check
+	getLwm2mCa: { req: async () => ['GET', `/api/v1/tenants/${t1TenantId}/lwm2m-ca`], ok: [404], other: () => `/api/v1/tenants/${t2.tenant}/lwm2m-ca` },
+	putLwm2mCa: { req: async () => ['PUT', `/api/v1/tenants/${t1TenantId}/lwm2m-ca`, { certificate: 'x' }], ok: [400], other: () => `/api/v1/tenants/${t2.tenant}/lwm2m-ca`, otherBody: { certificate: 'x' } },
+	deleteLwm2mCa: { req: async () => ['DELETE', `/api/v1/tenants/${t1TenantId}/lwm2m-ca`], ok: [404], other: () => `/api/v1/tenants/${t2.tenant}/lwm2m-ca` },
+	getLwm2mSecurity: { req: async () => ['GET', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m-security`], other: () => `/api/v1/devices/${t2.device}/lwm2m-security` },
+	putLwm2mSecurity: { req: async () => ['PUT', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m-security`, { mode: 'psk' }], other: () => `/api/v1/devices/${t2.device}/lwm2m-security`, otherBody: { mode: 'psk' } },
 	rebootstrapLwm2mDevice: { req: async () => ['POST', `/api/v1/devices/${await newLwm2mDevice()}/lwm2m/rebootstrap`], ok: [404], other: () => `/api/v1/devices/${t2.device}/lwm2m/rebootstrap` },
 	// firmware: a JSON body is 415 and unknown ids 404 once the role check passed
 	listLwm2mFirmware: { req: async () => ['GET', '/api/v1/lwm2m/firmware'] },
