@@ -29,29 +29,6 @@ http_cleanup() {
 }
 trap http_cleanup EXIT
 
-# A loopback port nobody listens on. Each test passes its own stride and
-# offset (PORT_STRIDE, PORT_OFFSET) so that tests run side by side probe
-# different ports.
-free_port() {
-	python3 - "$$" "${PORT_STRIDE:-83}" "${PORT_OFFSET:-13}" <<'EOF'
-import socket, sys
-base = 20000 + int(sys.argv[1]) % 20000
-stride, offset = int(sys.argv[2]), int(sys.argv[3])
-for i in range(200):
-    port = 20000 + (base - 20000 + i * stride + offset) % 40000
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    sys.exit(0)
-sys.exit(1)
-EOF
-}
-
 start_server() { # DATA
 	local i
 	PORT="$(free_port)" || fail "no free loopback port"

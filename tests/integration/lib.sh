@@ -269,6 +269,44 @@ print(n)
 EOF
 }
 
+# N loopback ports free for both TCP and UDP, picked at random below the
+# kernel's ephemeral range (where the source ports of the tests' own clients
+# come from) so that tests running side by side rarely probe the same ones.
+# A port is free when probed; the server binds it moments later.
+free_ports() { # N
+	python3 - "${1:-1}" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+try:
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except (OSError, ValueError, IndexError):
+    low = 32768
+rng = random.SystemRandom()
+out = []
+for _ in range(2000):
+    if len(out) == n:
+        break
+    port = rng.randrange(10000, max(low, 10001))
+    if port in out:
+        continue
+    ok = True
+    for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+        s = socket.socket(socket.AF_INET, kind)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            ok = False
+        finally:
+            s.close()
+    if ok:
+        out.append(port)
+if len(out) < n:
+    sys.exit(1)
+print(" ".join(map(str, out)))
+PY
+}
+free_port() { free_ports 1; }
+
 db_query() { # DATA SQL
 	sqlite3 -batch -noheader -cmd ".timeout 10000" "$1/iotvault.db" "$2"
 }

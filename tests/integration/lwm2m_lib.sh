@@ -15,24 +15,6 @@ cc -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -O1 -o "$CLIENT" \
 	fail "cannot build tests/lwm2m_client"
 
 # ---- ports and server ----
-free_ports() { # N: N free loopback ports (UDP and TCP)
-	python3 - "$1" <<'EOF'
-import socket, sys
-n, out, socks = int(sys.argv[1]), [], []
-while len(out) < n:
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    u.bind(("127.0.0.1", 0))
-    port = u.getsockname()[1]
-    t = socket.socket()
-    try:
-        t.bind(("127.0.0.1", port))
-    except OSError:
-        u.close(); continue
-    socks += [u, t]
-    out.append(port)
-print(" ".join(map(str, out)))
-EOF
-}
 read -r HTTPS_PORT DM_PORT BS_PORT BACKEND_PORT NOSEC_PORT <<<"$(free_ports 5)"
 
 SERVER_PID=""

@@ -41,25 +41,6 @@ outbox_cleanup() {
 }
 trap outbox_cleanup EXIT
 
-free_port() {
-	python3 - "$RANDOM" <<'PY'
-import socket, sys
-base = int(sys.argv[1])
-for i in range(400):
-    port = 20000 + (base + i * 97) % 40000
-    s = socket.socket()
-    try:
-        s.bind(("127.0.0.1", port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    sys.exit(0)
-sys.exit(1)
-PY
-}
-
 wait_port() { # PORT SECONDS
 	python3 - "$1" "$2" <<'PY'
 import socket, sys, time

@@ -18,7 +18,6 @@ TIMEOUT_S=3
 
 # ---- server lifecycle (the server is stopped by the EXIT trap) ----
 
-PORT_STRIDE=89 PORT_OFFSET=7
 HTTP_KEEP_ERR=1
 source "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
 

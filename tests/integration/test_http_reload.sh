@@ -11,7 +11,6 @@ done
 
 # ---- server lifecycle (the server is stopped by the EXIT trap) ----
 
-PORT_STRIDE=83 PORT_OFFSET=13
 source "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
 
 # ---- certificates ----

@@ -21,7 +21,6 @@ fi
 
 # ---- server lifecycle (the server is stopped by the EXIT trap) ----
 
-PORT_STRIDE=97 PORT_OFFSET=0
 source "$(dirname "${BASH_SOURCE[0]}")/http_lib.sh"
 
 # ---- HTTP helpers ----
