@@ -87,11 +87,9 @@ struct lwm2m_session *lwm2m_session_of(struct lwm2m_server *srv, coap_session_t 
 	return ls;
 }
 
-static void session_free(struct lwm2m_server *srv, coap_session_t *session)
+static void session_state_free(struct lwm2m_server *srv, struct lwm2m_session *ls)
 {
-	struct lwm2m_session *ls = coap_session_get_app_data(session);
-	if (ls == NULL)
-		return;
+	coap_session_t *session = ls->session;
 	lwm2m_bootstrap_session_gone(srv, ls);
 	lwm2m_dm_session_gone(srv, session);
 	lwm2m_observe_session_gone(srv, ls);
@@ -103,6 +101,13 @@ static void session_free(struct lwm2m_server *srv, coap_session_t *session)
 	coap_session_set_app_data(session, NULL);
 	secmem_wipe(ls, sizeof(*ls));
 	free(ls);
+}
+
+static void session_free(struct lwm2m_server *srv, coap_session_t *session)
+{
+	struct lwm2m_session *ls = coap_session_get_app_data(session);
+	if (ls != NULL)
+		session_state_free(srv, ls);
 }
 
 /* Peer-chosen text for logs and events: printable ASCII, at most 64 chars. */
@@ -596,12 +601,16 @@ void lwm2m_server_stop(struct lwm2m_server *srv)
 	}
 	lwm2m_dm_detach(srv);
 	lwm2m_firmware_detach(srv);
+	/* libcoap 4.3.1 raises no SERVER_SESSION_DEL for the sessions it frees
+	 * with their context: the state of every session still open is ended
+	 * here, while the sessions exist */
+	while (srv->sessions != NULL)
+		session_state_free(srv, srv->sessions);
 	if (srv->ctx_rpk != NULL) {
 		coap_free_context(srv->ctx_rpk);
 		srv->ctx_rpk = NULL;
 	}
 	if (srv->ctx != NULL) {
-		/* coap_free_context() ends the sessions: SERVER_SESSION_DEL frees ours */
 		coap_free_context(srv->ctx);
 		srv->ctx = NULL;
 		coap_cleanup();

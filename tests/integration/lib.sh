@@ -40,6 +40,17 @@ cleanup() {
 		kill -9 $pids 2>/dev/null || true
 		wait 2>/dev/null || true
 	fi
+	# A sanitizer build (make check's build-asan) reports into the stderr
+	# of whichever process erred: a server's log file, a captured command.
+	# A test that passed fails when any file of its run holds a report.
+	if [[ $rc -eq 0 ]]; then
+		local f
+		while IFS= read -r f; do
+			echo "FAIL: $TEST_NAME: a sanitizer report in $(basename "$f"):" >&2
+			grep -E -A30 'ERROR: [A-Za-z]+Sanitizer|: runtime error: ' -- "$f" | head -40 | sed 's/^/    /' >&2
+			rc=1
+		done < <(grep -rIlE 'ERROR: [A-Za-z]+Sanitizer|: runtime error: ' -- "$T" 2>/dev/null)
+	fi
 	rm -rf -- "$T"
 	exit "$rc"
 }
