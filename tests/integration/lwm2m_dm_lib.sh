@@ -25,13 +25,16 @@ client() { # SERVER-PORT CRED-PREFIX args...
 	CLIENT_OUT="$(cat "$T/client.out")"
 }
 # bootstraps NAME and leaves a client serving /3/0 over its DM session;
-# its output goes to $T/NAME.serve, its pid to SERVE_PID
+# its output goes to $T/NAME.serve, its pid to SERVE_PID. While the file
+# $T/corrupt exists, the clients' Read and Observe answers are malformed.
+CORRUPT_FLAG="$T/corrupt"
 serve_device() { # NAME ENDPOINT VERSION [BINDING]
 	local i
 	client "$BS_PORT" "$K/$1" bootstrap "$2" "$K/dm-$1"
 	[[ $CLIENT_RC -eq 0 ]] || fail "bootstrap of $1 failed: $CLIENT_OUT"
 	"$CLIENT" --server "coaps://127.0.0.1:$DM_PORT" --identity-file "$K/dm-$1.identity" \
-		--key-file "$K/dm-$1.key" serve "$2" 300 "$3" "${4:-U}" >"$T/$1.serve" 2>&1 &
+		--key-file "$K/dm-$1.key" --corrupt-flag "$CORRUPT_FLAG" serve "$2" 300 "$3" "${4:-U}" \
+		>"$T/$1.serve" 2>&1 &
 	SERVE_PID=$!
 	CLIENT_PIDS+=("$SERVE_PID")
 	for ((i = 0; i < 100; i++)); do

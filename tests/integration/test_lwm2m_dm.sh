@@ -106,6 +106,23 @@ api GET "/api/v1/devices/$DEV2/lwm2m/3/0/13"
 assert_eq "$(records)" "/3/0/13 time 1234567890" "read back over TLV"
 note "LwM2M 1.0 over TLV"
 
+# a device answering a malformed payload (TLV and SenML CBOR one byte short):
+# 502 device_error, nothing stored, and the server carries on
+rows_before="$(db_query "$D" "select (select count(*) from audit_log) || ' ' || (select count(*) from lwm2m_registrations) || ' ' || (select count(*) from security_events)")"
+touch "$CORRUPT_FLAG"
+api GET "/api/v1/devices/$DEV2/lwm2m/3/0"
+assert_eq "$STATUS $(error_code)" "502 device_error" "a malformed TLV answer"
+api GET "/api/v1/devices/$DEV1/lwm2m/3/0"
+assert_eq "$STATUS $(error_code)" "502 device_error" "a malformed SenML CBOR answer"
+api GET "/api/v1/devices/$DEV1/lwm2m/3/0/0"
+assert_eq "$STATUS $(error_code)" "502 device_error" "a malformed SenML CBOR resource"
+rm -f "$CORRUPT_FLAG"
+assert_eq "$(db_query "$D" "select (select count(*) from audit_log) || ' ' || (select count(*) from lwm2m_registrations) || ' ' || (select count(*) from security_events)")" \
+	"$rows_before" "nothing changed by malformed answers"
+api GET "/api/v1/devices/$DEV2/lwm2m/3/0/1"
+assert_eq "$STATUS $(records)" "200 /3/0/1 string lwm2m_client" "a good answer after the malformed ones"
+note "malformed TLV / SenML CBOR answers: 502, nothing changed"
+
 # ---- 4. not registered, and gone quiet ----
 api GET "/api/v1/devices/$DEV3/lwm2m/3/0"
 assert_eq "$STATUS $(error_code)" "404 not_found" "unregistered device"

@@ -187,6 +187,21 @@ wait_for 10 grep -q '^got RST$' "$T/dev1.serve" || fail "no RST for an unknown t
 assert_eq "$(db_query "$D" "select count(*) from lwm2m_notifications")" 3 "nothing stored for an unknown token"
 note "stale notification dropped, unknown token reset"
 
+# a malformed notification (the payload one byte short) is acknowledged,
+# logged and not stored or published; the observation goes on
+touch "$CORRUPT_FLAG"
+kill -USR2 "$PID1"
+wait_for 5 grep -q '^notify /3/0/9 84$' "$T/dev1.serve" || fail "the client did not notify 84"
+sleep 1
+rm -f "$CORRUPT_FLAG"
+assert_eq "$(notif_count)" 3 "a malformed notification is not stored"
+has_value 84 && fail "the malformed value was stored"
+kill -USR2 "$PID1"
+wait_for 10 has_value 83 || fail "notification 83 (after the malformed one) not stored"
+wait_for 15 mqtt_has 83 || fail "notification 83 not on MQTT"
+mqtt_has 84 && fail "the malformed notification was published"
+note "malformed notification dropped, the observation goes on"
+
 # ---- 4. cancel ----
 api DELETE "$L/observations/99999"
 assert_eq "$STATUS $(error_code)" "404 not_found" "unknown observation"
@@ -198,9 +213,9 @@ wait_for 5 grep -q '^cancelled /3/0/9$' "$T/dev1.serve" || fail "the device saw 
 api GET "$L/observations"
 assert_eq "$(json_get observations)" "[]" "no observation after cancel"
 kill -USR2 "$PID1"
-wait_for 5 grep -q '^notify /3/0/9 84$' "$T/dev1.serve" || fail "the client did not change the value"
+wait_for 5 grep -q '^notify /3/0/9 82$' "$T/dev1.serve" || fail "the client did not change the value"
 sleep 1
-assert_eq "$(notif_count)" 3 "no notification after cancel"
+assert_eq "$(notif_count)" 4 "no notification after cancel"
 api DELETE "$L/observations/$OBS"
 assert_eq "$STATUS" 404 "cancel twice"
 note "cancel reached the device"

@@ -48,6 +48,9 @@
  *                        ends with Update Result --fw-result N (default 1).
  *                        --fw-uri-file F saves the Package URI (0600, never
  *                        printed); --fw-pull-delay MS waits before fetching.
+ *                        --corrupt-flag F: while file F exists, Read and
+ *                        Observe answers lose their last byte (a malformed
+ *                        TLV / SenML payload, as a faulty device sends).
  * The key file holds the PSK as hex; the key is never printed. Exit status:
  * 0 for a 2.xx answer, 4 for another answer (its code is printed), 3 when
  * nothing came back (handshake refused, timeout), 2 for usage errors. */
@@ -569,6 +572,8 @@ static void hand_notification(int stale)
 }
 
 /* GET, PUT, POST and DELETE on /3, /3/0 and /3/0/N. */
+static const char *corrupt_flag; /* --corrupt-flag */
+
 static void hnd_device(coap_resource_t *res, coap_session_t *s, const coap_pdu_t *req,
 		       const coap_string_t *q, coap_pdu_t *resp)
 {
@@ -655,6 +660,9 @@ static void hnd_device(coap_resource_t *res, coap_session_t *s, const coap_pdu_t
 	}
 	if (o.overflow)
 		code = COAP_RESPONSE_CODE(500);
+	if (code == COAP_RESPONSE_CODE_CONTENT && accept != 40 && o.n > 0 && corrupt_flag != NULL &&
+	    access(corrupt_flag, F_OK) == 0)
+		o.n--;
 	coap_pdu_set_code(resp, (coap_pdu_code_t)code);
 	if (code == COAP_RESPONSE_CODE_CONTENT) {
 		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
@@ -1344,6 +1352,8 @@ int main(int argc, char **argv)
 			fw_pull_delay_ms = strtol(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "--fw-result") == 0)
 			fw_final_result = strtol(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--corrupt-flag") == 0)
+			corrupt_flag = argv[i + 1];
 		else
 			die_usage();
 	}
