@@ -9,36 +9,13 @@
 #include "iotvault/import.h"
 #include "iotvault/secmem.h"
 
+#include "../import_common.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)            \
-	do {                   \
-		if (!(cond))   \
-			abort(); \
-	} while (0)
-
-struct pieces {
-	const uint8_t *data;
-	size_t len, pos, step;
-};
-
-static int piece_read(void *ctx, uint8_t *buf, size_t cap, size_t *got)
-{
-	struct pieces *p = ctx;
-	size_t n = p->len - p->pos;
-	if (n > p->step)
-		n = p->step;
-	if (n > cap)
-		n = cap;
-	memcpy(buf, p->data + p->pos, n);
-	p->pos += n;
-	*got = n;
-	return 0;
-}
 
 /* A digest of every record and the final status. */
 static uint64_t read_all(struct csv_reader *r, int *status, size_t *records)
@@ -72,23 +49,6 @@ static uint64_t read_all(struct csv_reader *r, int *status, size_t *records)
 	return h;
 }
 
-static int run_validate(const uint8_t *data, size_t size, size_t step, struct import_result *res)
-{
-	struct import_options opt = {0};
-	struct pieces p = {data, size, 0, step};
-	struct import_source src = {0};
-	if (step == 0) {
-		src.data = data ? data : (const uint8_t *)"";
-		src.len = size;
-	} else {
-		src.read = piece_read;
-		src.ctx = &p;
-	}
-	opt.format = IMPORT_FORMAT_CSV;
-	CHECK(import_result_init(res) == 0);
-	return import_validate(&opt, &src, res);
-}
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static int ready;
@@ -114,8 +74,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	csv_reader_free(a);
 	csv_reader_free(b);
 
-	va = run_validate(data, size, 0, &ra);
-	vb = run_validate(data, size, 1 + (size ? data[size - 1] % 16 : 0), &rb);
+	va = run_validate(IMPORT_FORMAT_CSV, data, size, 0, &ra);
+	vb = run_validate(IMPORT_FORMAT_CSV, data, size, 1 + (size ? data[size - 1] % 16 : 0), &rb);
 	CHECK(va == vb && ra.rows == rb.rows && ra.valid == rb.valid &&
 	      ra.errors_total == rb.errors_total);
 	CHECK(ra.valid + ra.invalid + ra.rejected == ra.rows);

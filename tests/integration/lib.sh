@@ -318,6 +318,69 @@ PY
 }
 free_port() { free_ports 1; }
 
+# make_pki DIR: a CA (ca.pem), a server certificate for localhost and
+# 127.0.0.1 signed by it (server.pem, server.key), and an unrelated CA
+# (rogue-ca.pem) that must not be trusted in its place.
+make_pki() {
+	local d="$1"
+	mkdir -p "$d"
+	(
+		cd "$d"
+		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+			-out ca.pem -days 2 -subj "/CN=iotvault test CA" &&
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+				-keyout rogue-ca.key -out rogue-ca.pem -days 2 -subj "/CN=rogue CA" &&
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
+				-out server.csr -subj "/CN=localhost" &&
+			printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf &&
+			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+				-out server.pem -days 2 -extfile ext.cnf
+	) >"$T/pki.log" 2>&1 || fail "openssl could not make the test certificates"
+	chmod 600 "$d"/*.key
+}
+
+# broker_config DIR PKI-DIR: a mosquitto configuration in DIR for a TLS
+# listener on 127.0.0.1 (port MPORT) with PKI-DIR's server certificate,
+# persistence, and two password users: iotvault (MQTT_PW) and reader
+# (READER_PW). Sets B, MPORT, MQTT_PW, READER_PW; the caller starts it.
+broker_config() {
+	B="$1"
+	MQTT_PW="$(rand_hex 12)"
+	READER_PW="$(rand_hex 12)"
+	MPORT="$(free_port)" || fail "no free port for the broker"
+	mkdir -p "$B"
+	: >"$B/passwd"
+	mosquitto_passwd -b "$B/passwd" iotvault "$MQTT_PW" >/dev/null 2>&1 || fail "mosquitto_passwd failed"
+	mosquitto_passwd -b "$B/passwd" reader "$READER_PW" >/dev/null 2>&1 || fail "mosquitto_passwd failed"
+	cat >"$B/mosquitto.conf" <<CONF
+user root
+per_listener_settings false
+persistence true
+persistence_location $B/
+allow_anonymous false
+password_file $B/passwd
+log_dest file $B/mosquitto.log
+log_type all
+listener $MPORT localhost
+cafile $2/ca.pem
+certfile $2/server.pem
+keyfile $2/server.key
+require_certificate false
+tls_version tlsv1.2
+CONF
+}
+
+# polls COMMAND every 0.2 s until it succeeds; 1 after SECONDS
+wait_for() { # SECONDS COMMAND...
+	local limit="$1" i
+	shift
+	for ((i = 0; i < limit * 5; i++)); do
+		"$@" && return 0
+		sleep 0.2
+	done
+	return 1
+}
+
 db_query() { # DATA SQL
 	sqlite3 -batch -noheader -cmd ".timeout 10000" "$1/iotvault.db" "$2"
 }

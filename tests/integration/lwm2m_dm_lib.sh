@@ -16,14 +16,6 @@ dm_cleanup() {
 }
 trap dm_cleanup EXIT
 
-client() { # SERVER-PORT CRED-PREFIX args...
-	local port="$1" cred="$2"
-	shift 2
-	CLIENT_RC=0
-	"$CLIENT" --server "coaps://127.0.0.1:$port" --identity-file "$cred.identity" \
-		--key-file "$cred.key" "$@" >"$T/client.out" 2>&1 || CLIENT_RC=$?
-	CLIENT_OUT="$(cat "$T/client.out")"
-}
 # bootstraps NAME and leaves a client serving /3/0 over its DM session;
 # its output goes to $T/NAME.serve, its pid to SERVE_PID. While the file
 # $T/corrupt exists, the clients' Read and Observe answers are malformed.
@@ -45,22 +37,6 @@ serve_device() { # NAME ENDPOINT VERSION [BINDING]
 	fail "the client of $1 did not register"
 }
 
-api() { # METHOD PATH [curl args...]
-	local method="$1" path="$2"
-	shift 2
-	STATUS="$(curl -sk --max-time 30 -X "$method" -b "$T/jar" -c "$T/jar" -o "$T/api.json" \
-		-w '%{http_code}' -H "Origin: https://127.0.0.1:$HTTPS_PORT" "$@" \
-		"https://127.0.0.1:$HTTPS_PORT$path")" || STATUS="curl-failed"
-}
-api_json() { # METHOD PATH JSON
-	api "$1" "$2" -H 'Content-Type: application/json' --data-binary "$3"
-}
-api_login() {
-	api_json POST /api/v1/session \
-		"{\"tenant\":\"default\",\"username\":\"admin\",\"password\":\"$(cat "$D/initial-admin-password")\"}"
-	assert_eq "$STATUS" 200 "login"
-}
-error_code() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"]["code"])' "$T/api.json"; }
 # the records of the last answer as "path type value" lines
 records() {
 	python3 -c '

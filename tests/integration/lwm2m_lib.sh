@@ -57,6 +57,34 @@ start_server() { # DATA
 	fail "iotvault serve did not announce its LwM2M listeners within 15 s"
 }
 
+# ---- the test client, the API, waiting ----
+# runs the test client over DTLS-PSK with CRED.identity / CRED.key; its
+# output in CLIENT_OUT, its exit status in CLIENT_RC
+client() { # SERVER-PORT CRED-PREFIX args...
+	local port="$1" cred="$2"
+	shift 2
+	CLIENT_RC=0
+	"$CLIENT" --server "coaps://127.0.0.1:$port" --identity-file "$cred.identity" \
+		--key-file "$cred.key" "$@" >"$T/client.out" 2>&1 || CLIENT_RC=$?
+	CLIENT_OUT="$(cat "$T/client.out")"
+}
+# a request to the running server's API with the cookie jar of api_login;
+# the status in STATUS, the body in $T/api.json
+api() { # METHOD PATH [curl args...]
+	local method="$1" path="$2"
+	shift 2
+	STATUS="$(curl -sk --max-time 60 -X "$method" -b "$T/jar" -c "$T/jar" -o "$T/api.json" \
+		-w '%{http_code}' -H "Origin: https://127.0.0.1:$HTTPS_PORT" "$@" \
+		"https://127.0.0.1:$HTTPS_PORT$path")" || STATUS="curl-failed"
+}
+api_json() { api "$1" "$2" -H 'Content-Type: application/json' --data-binary "$3"; }
+api_login() { # as the initial admin
+	api_json POST /api/v1/session \
+		"{\"tenant\":\"default\",\"username\":\"admin\",\"password\":\"$(cat "$D/initial-admin-password")\"}"
+	assert_eq "$STATUS" 200 "login"
+}
+error_code() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"]["code"])' "$T/api.json"; }
+
 D="$T/data"
 init_data "$D"
 cat >>"$D/iotvault.conf" <<EOF

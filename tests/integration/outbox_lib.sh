@@ -56,27 +56,6 @@ sys.exit(1)
 PY
 }
 
-# make_pki DIR: a CA (ca.pem), a server certificate for localhost and
-# 127.0.0.1 signed by it (server.pem, server.key), and an unrelated CA
-# (rogue-ca.pem) that must not be trusted in its place.
-make_pki() {
-	local d="$1"
-	mkdir -p "$d"
-	(
-		cd "$d"
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-			-out ca.pem -days 2 -subj "/CN=iotvault test CA" &&
-			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-				-keyout rogue-ca.key -out rogue-ca.pem -days 2 -subj "/CN=rogue CA" &&
-			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
-				-out server.csr -subj "/CN=localhost" &&
-			printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf &&
-			openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-				-out server.pem -days 2 -extfile ext.cnf
-	) >"$T/pki.log" 2>&1 || fail "openssl could not make the test certificates"
-	chmod 600 "$d"/*.key
-}
-
 start_server() { # DATA [env assignments...]
 	local data="$1" i
 	shift
@@ -112,17 +91,6 @@ expected_body() {
 
 outbox_rows() { # DATA [where]
 	db_query "$1" "select count(*) from outbox ${2:-}"
-}
-
-# wait_until SECONDS COMMAND...: polls COMMAND every 0.2 s.
-wait_until() {
-	local limit="$1" i
-	shift
-	for ((i = 0; i < limit * 5; i++)); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	return 1
 }
 
 # The server's log lines (stderr and the log file).

@@ -54,30 +54,7 @@ trap outputs_cleanup EXIT
 make_pki "$T/pki"
 
 # ---- the broker's configuration (node starts and stops mosquitto) ----
-MQTT_PW="$(rand_hex 12)"
-READER_PW="$(rand_hex 12)"
-MPORT="$(free_port)" || fail "no free port for the broker"
-B="$T/broker"
-mkdir -p "$B"
-: >"$B/passwd"
-mosquitto_passwd -b "$B/passwd" iotvault "$MQTT_PW" >/dev/null 2>&1 || fail "mosquitto_passwd failed"
-mosquitto_passwd -b "$B/passwd" reader "$READER_PW" >/dev/null 2>&1 || fail "mosquitto_passwd failed"
-cat >"$B/mosquitto.conf" <<CONF
-user root
-per_listener_settings false
-persistence true
-persistence_location $B/
-allow_anonymous false
-password_file $B/passwd
-log_dest file $B/mosquitto.log
-log_type all
-listener $MPORT localhost
-cafile $T/pki/ca.pem
-certfile $T/pki/server.pem
-keyfile $T/pki/server.key
-require_certificate false
-tls_version tlsv1.2
-CONF
+broker_config "$T/broker" "$T/pki"
 
 # ---- the webhook receiver ----
 # Verifies every request against the secret in $RX/hook.secret (written by

@@ -24,14 +24,6 @@ coap_as() { # NAME coap-client args...
 	timeout -k 5 30 coap-client-gnutls -B 4 -u "$(cat "$K/$name.identity")" -k "$(cat "$K/$name.txt")" "$@" \
 		>"$T/coap.out" 2>&1 || true
 }
-client() { # SERVER-PORT CRED-PREFIX args...
-	local port="$1" cred="$2"
-	shift 2
-	CLIENT_RC=0
-	"$CLIENT" --server "coaps://127.0.0.1:$port" --identity-file "$cred.identity" \
-		--key-file "$cred.key" "$@" >"$T/client.out" 2>&1 || CLIENT_RC=$?
-	CLIENT_OUT="$(cat "$T/client.out")"
-}
 
 # ---- 1. an unknown identity is refused in the handshake ----
 before="$(events lwm2m_unknown_identity)"
@@ -95,16 +87,7 @@ assert_contains "$CLIENT_OUT" "4.00" "malformed link-format"
 assert_eq "$(db_query "$D" "select '/' || location from lwm2m_registrations where device_id = $DEV1")" "$LOC1" "registration unchanged by bad requests"
 
 # ---- 5. the API shows it ----
-PASSWORD="$(cat "$D/initial-admin-password")"
-api() { # METHOD PATH [curl args...]
-	local method="$1" path="$2"
-	shift 2
-	STATUS="$(curl -sk --max-time 10 -X "$method" -b "$T/jar" -c "$T/jar" -o "$T/api.json" \
-		-w '%{http_code}' "$@" "https://127.0.0.1:$HTTPS_PORT$path")" || STATUS="curl-failed"
-}
-api POST /api/v1/session -H 'Content-Type: application/json' -H "Origin: https://127.0.0.1:$HTTPS_PORT" \
-	--data-binary "{\"tenant\":\"default\",\"username\":\"admin\",\"password\":\"$PASSWORD\"}"
-assert_eq "$STATUS" 200 "login"
+api_login
 api GET "/api/v1/devices/$DEV1/lwm2m"
 assert_eq "$STATUS" 200 "GET lwm2m"
 assert_eq "$(json_count "$T/api.json" registered)" 1 "registration JSON"

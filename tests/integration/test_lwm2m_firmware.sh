@@ -35,14 +35,6 @@ trap fw_cleanup EXIT
 start_server "$D"
 note "HTTPS $HTTPS_PORT, DM $DM_PORT, bootstrap $BS_PORT"
 
-client() { # SERVER-PORT CRED-PREFIX args...
-	local port="$1" cred="$2"
-	shift 2
-	CLIENT_RC=0
-	"$CLIENT" --server "coaps://127.0.0.1:$port" --identity-file "$cred.identity" \
-		--key-file "$cred.key" "$@" >"$T/client.out" 2>&1 || CLIENT_RC=$?
-	CLIENT_OUT="$(cat "$T/client.out")"
-}
 # bootstraps NAME until its DM key holds no NUL or newline byte, so that
 # coap-client-gnutls (which takes -k as text) can use it too
 bootstrap_text() { # NAME ENDPOINT
@@ -70,15 +62,6 @@ serve_device() { # NAME ENDPOINT VERSION [client options...]
 	fail "the client of $name did not register"
 }
 
-PASSWORD="$(cat "$D/initial-admin-password")"
-api() { # METHOD PATH [curl args...]
-	local method="$1" path="$2"
-	shift 2
-	STATUS="$(curl -sk --max-time 60 -X "$method" -b "$T/jar" -c "$T/jar" -o "$T/api.json" \
-		-w '%{http_code}' -H "Origin: https://127.0.0.1:$HTTPS_PORT" "$@" \
-		"https://127.0.0.1:$HTTPS_PORT$path")" || STATUS="curl-failed"
-}
-api_json() { api "$1" "$2" -H 'Content-Type: application/json' --data-binary "$3"; }
 jget() { python3 -c 'import json,sys
 v=json.load(open(sys.argv[1]))
 for k in sys.argv[2].split("."):
@@ -101,8 +84,7 @@ wait_job() { # ID
 fw_count() { db_query "$D" "select count(*) from lwm2m_firmware"; }
 job_count() { db_query "$D" "select count(*) from lwm2m_firmware_jobs"; }
 
-api_json POST /api/v1/session "{\"tenant\":\"default\",\"username\":\"admin\",\"password\":\"$PASSWORD\"}"
-assert_eq "$STATUS" 200 "login"
+api_login
 
 # ---- 1. firmware images ----
 head -c 204800 /dev/urandom >"$T/fw-a.bin"
@@ -244,16 +226,12 @@ serve_pull_never() {
 	fail "no Package URI reached dev3"
 }
 job_row() { db_query "$D" "select status || '|' || detail from lwm2m_firmware_jobs where id = $1"; }
-login() {
-	api_json POST /api/v1/session "{\"tenant\":\"default\",\"username\":\"admin\",\"password\":\"$PASSWORD\"}"
-	assert_eq "$STATUS" 200 "login"
-}
 serve_pull_never
 JOB5="$JOB"
 stop_server
 assert_eq "$(job_row "$JOB5")" "failed|the server stopped" "a job running at a clean stop"
 start_server "$D"
-login
+api_login
 serve_pull_never
 JOB6="$JOB"
 kill -KILL "$SERVER_PID"
@@ -265,7 +243,7 @@ start_server "$D"
 assert_eq "$(job_row "$JOB6")" "failed|the server restarted" "the killed run's job after the restart"
 assert_eq "$(db_query "$D" "select count(*) from audit_log where action = 'lwm2m.firmware.update' and outcome = 'failure' and object = 'device:$DEV3' and detail like 'job $JOB6,%the server restarted%'")" 1 \
 	"the job ended by the restart is audited"
-login
+api_login
 serve_pull_never
 JOB7="$JOB"
 wait_job "$JOB7"

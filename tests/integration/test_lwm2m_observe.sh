@@ -22,51 +22,10 @@ done
 
 # ---- the broker: TLS with a test CA, a publisher and a reader account ----
 PKI="$T/pki"
-mkdir -p "$PKI"
-(
-	cd "$PKI"
-	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
-		-out ca.pem -days 2 -subj "/CN=iotvault test CA" &&
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout server.key \
-			-out server.csr -subj "/CN=localhost" &&
-		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\n' >ext.cnf &&
-		openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-			-out server.pem -days 2 -extfile ext.cnf
-) >"$T/pki.log" 2>&1 || fail "openssl could not make the test certificates"
-chmod 600 "$PKI"/*.key
-read -r MPORT <<<"$(free_ports 1)"
-MQTT_PW="$(rand_hex 12)"
-READER_PW="$(rand_hex 12)"
-B="$T/broker"
-mkdir -p "$B"
-: >"$B/passwd"
-mosquitto_passwd -b "$B/passwd" iotvault "$MQTT_PW" >/dev/null 2>&1 || fail "mosquitto_passwd failed"
-mosquitto_passwd -b "$B/passwd" reader "$READER_PW" >/dev/null 2>&1 || fail "mosquitto_passwd failed"
-cat >"$B/mosquitto.conf" <<CONF
-user root
-per_listener_settings false
-allow_anonymous false
-password_file $B/passwd
-log_dest file $B/mosquitto.log
-log_type all
-listener $MPORT localhost
-cafile $PKI/ca.pem
-certfile $PKI/server.pem
-keyfile $PKI/server.key
-require_certificate false
-tls_version tlsv1.2
-CONF
+make_pki "$PKI"
+broker_config "$T/broker" "$PKI"
 mosquitto -c "$B/mosquitto.conf" >"$B/stdout.log" 2>&1 &
 EXTRA_PIDS+=($!)
-wait_for() { # SECONDS COMMAND...: polls COMMAND every 0.2 s
-	local limit="$1" i
-	shift
-	for ((i = 0; i < limit * 5; i++)); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	return 1
-}
 wait_for 15 grep -q "Opening ipv4 listen socket on port $MPORT" "$B/mosquitto.log" ||
 	fail "mosquitto did not listen on $MPORT"
 mosquitto_sub -h localhost -p "$MPORT" --cafile "$PKI/ca.pem" -u reader -P "$READER_PW" \

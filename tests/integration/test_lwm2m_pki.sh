@@ -77,14 +77,6 @@ events() { db_query "$D" "select count(*) from security_events where kind = '$1'
 audits() { db_query "$D" "select count(*) from audit_log where action = '$1'"; }
 
 PASSWORD="$(cat "$D/initial-admin-password")"
-api() { # METHOD PATH [curl args...]
-	local method="$1" path="$2"
-	shift 2
-	STATUS="$(curl -sk --max-time 30 -X "$method" -b "$T/jar" -c "$T/jar" -o "$T/api.json" \
-		-w '%{http_code}' -H "Origin: https://127.0.0.1:$HTTPS_PORT" "$@" \
-		"https://127.0.0.1:$HTTPS_PORT$path")" || STATUS="curl-failed"
-}
-api_json() { api "$1" "$2" -H 'Content-Type: application/json' --data-binary "$3"; }
 jq_() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$T/api.json" "$1"; }
 api_json POST /api/v1/session "{\"tenant\":\"default\",\"username\":\"admin\",\"password\":\"$PASSWORD\"}"
 assert_eq "$STATUS" 200 "login"

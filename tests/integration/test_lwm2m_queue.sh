@@ -21,15 +21,6 @@ start_server "$D"
 note "HTTPS $HTTPS_PORT, DM $DM_PORT, bootstrap $BS_PORT"
 api_login
 L="/api/v1/devices/$DEV4/lwm2m"
-wait_for() { # SECONDS COMMAND...
-	local limit="$1" i
-	shift
-	for ((i = 0; i < limit * 5; i++)); do
-		"$@" && return 0
-		sleep 0.2
-	done
-	return 1
-}
 state_is() { # RID STATE
 	api GET "$L/requests/$1"
 	[[ "$STATUS" == 200 && "$(json_get request.state)" == "$2" ]]

@@ -29,14 +29,6 @@ rb_cleanup() {
 }
 trap rb_cleanup EXIT
 
-client() { # SERVER-PORT CRED-PREFIX args...
-	local port="$1" cred="$2"
-	shift 2
-	CLIENT_RC=0
-	"$CLIENT" --server "coaps://127.0.0.1:$port" --identity-file "$cred.identity" \
-		--key-file "$cred.key" "$@" >"$T/client.out" 2>&1 || CLIENT_RC=$?
-	CLIENT_OUT="$(cat "$T/client.out")"
-}
 
 # A device's life: serve with its DM credential; when the server executes
 # /1/0/9 the client answers and returns, and the device bootstraps with its
@@ -75,14 +67,6 @@ cred_states() { # DEVICE-ID: "active,retired,..." newest first
 audit() { db_query "$D" "select count(*) from audit_log where $1"; }
 
 PASSWORD="$(cat "$D/initial-admin-password")"
-api() { # METHOD PATH [curl args...]
-	local method="$1" path="$2"
-	shift 2
-	STATUS="$(curl -sk --max-time 30 -X "$method" -b "$T/jar" -c "$T/jar" -o "$T/api.json" \
-		-w '%{http_code}' -H "Origin: https://127.0.0.1:$HTTPS_PORT" "$@" \
-		"https://127.0.0.1:$HTTPS_PORT$path")" || STATUS="curl-failed"
-}
-error_code() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["error"]["code"])' "$T/api.json"; }
 jfield() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d[sys.argv[2]])' "$T/api.json" "$1"; }
 
 # ---- 1. on demand ----

@@ -17,30 +17,7 @@ for tool in mosquitto mosquitto_sub mosquitto_passwd; do
 done
 
 make_pki "$T/pki"
-MQTT_PW="$(rand_hex 12)"
-READER_PW="$(rand_hex 12)"
-MPORT="$(free_port)" || fail "no free port for the broker"
-B="$T/broker"
-mkdir -p "$B"
-: >"$B/passwd"
-mosquitto_passwd -b "$B/passwd" iotvault "$MQTT_PW" >/dev/null 2>&1 || fail "mosquitto_passwd failed"
-mosquitto_passwd -b "$B/passwd" reader "$READER_PW" >/dev/null 2>&1 || fail "mosquitto_passwd failed"
-cat >"$B/mosquitto.conf" <<CONF
-user root
-per_listener_settings false
-persistence true
-persistence_location $B/
-allow_anonymous false
-password_file $B/passwd
-log_dest file $B/mosquitto.log
-log_type all
-listener $MPORT localhost
-cafile $T/pki/ca.pem
-certfile $T/pki/server.pem
-keyfile $T/pki/server.key
-require_certificate false
-tls_version tlsv1.2
-CONF
+broker_config "$T/broker" "$T/pki"
 
 BROKER_PID=""
 start_broker() {
@@ -66,7 +43,7 @@ start_sub() {
 		-i iv-test-reader -c -q 1 -t 'ivtest/#' -F '%t|%p' >"$1" 2>>"$T/sub.err" &
 	SUB_PID=$!
 	EXTRA_PIDS+=("$SUB_PID")
-	wait_until 10 grep -q "iv-test-reader" "$B/mosquitto.log" ||
+	wait_for 10 grep -q "iv-test-reader" "$B/mosquitto.log" ||
 		fail "the subscriber did not connect"
 	sleep 0.5
 }
@@ -114,8 +91,8 @@ note "untrusted broker certificate: nothing sent, 3 messages kept"
 write_mqtt_config "$T/pki/ca.pem"
 start_server "$D" IV_TEST_MQTT_PASSWORD="$MQTT_PW"
 enqueue "$D" default app1 70B3D57ED0000001 up 2 3
-wait_until 20 outbox_empty || fail "the outbox did not drain: $(outbox_rows "$D") left"
-wait_until 10 has_lines "$T/sub1.txt" 5 || fail "subscriber got $(lines "$T/sub1.txt") of 5"
+wait_for 20 outbox_empty || fail "the outbox did not drain: $(outbox_rows "$D") left"
+wait_for 10 has_lines "$T/sub1.txt" 5 || fail "subscriber got $(lines "$T/sub1.txt") of 5"
 {
 	for i in 0 1 2 3 4; do
 		printf 'ivtest/default/app1/70B3D57ED0000001/up|%s\n' "$(expected_body 70B3D57ED0000001 up "$i")"
@@ -141,9 +118,9 @@ sleep 3
 assert_eq "$(outbox_rows "$D")" 150 "messages queued during the outage"
 assert_contains "$(server_log "$D")" "mqtt: reconnecting to localhost:$MPORT" "server log"
 start_broker
-wait_until 30 outbox_empty || fail "after the outage the outbox did not drain: $(outbox_rows "$D") left"
+wait_for 30 outbox_empty || fail "after the outage the outbox did not drain: $(outbox_rows "$D") left"
 start_sub "$T/sub2.txt"
-wait_until 30 has_lines "$T/sub2.txt" 150 || fail "subscriber got $(lines "$T/sub2.txt") of 150"
+wait_for 30 has_lines "$T/sub2.txt" 150 || fail "subscriber got $(lines "$T/sub2.txt") of 150"
 sleep 1
 stop_sub
 assert_eq "$(lines "$T/sub2.txt")" 150 "messages received after the outage (duplicates?)"

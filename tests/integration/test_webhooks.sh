@@ -164,7 +164,7 @@ echo 3 >"$T/rx/hook1.fail"
 enqueue "$D" default app1 70B3D57ED0000001 up 5 0
 enqueue "$D" default app1 70B3D57ED0000001 join 1 0
 outbox_empty() { [[ "$(outbox_rows "$D")" == 0 ]]; }
-wait_until 40 outbox_empty || fail "the outbox did not drain: $(outbox_rows "$D") left"
+wait_for 40 outbox_empty || fail "the outbox did not drain: $(outbox_rows "$D") left"
 
 python3 - "$T/rx/log.jsonl" "$(cat "$T/rx/hook1.id")" <<'PY' || fail "deliveries do not match"
 import json, sys
