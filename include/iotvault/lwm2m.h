@@ -29,6 +29,9 @@ void lwm2m_server_stop(struct lwm2m_server *srv);
 #define LWM2M_EVENT_HANDSHAKE_POLICY "lwm2m_dtls_policy"
 /* a certificate naming a device whose tenant's CA does not verify it */
 #define LWM2M_EVENT_CERTIFICATE_REFUSED "lwm2m_certificate_refused"
+/* an open RPK/X.509 session whose device key, mode, tenant CA or
+ * certificate validity changed since its handshake: no longer used */
+#define LWM2M_EVENT_SESSION_REVOKED "lwm2m_session_revoked"
 
 /* A tenant's LwM2M device CA was set or deleted: the running server reloads
  * its trust before the next handshake (another process's change is seen

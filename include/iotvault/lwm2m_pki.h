@@ -17,9 +17,15 @@
  * type DNS or URI; at most this many names are considered. */
 #define LWM2M_CERT_NAMES_MAX 8
 
+/* Largest device certificate (DER) accepted: libcoap 4.3.1's GnuTLS
+ * verify path copies the peer's leaf into a 2048-byte buffer and fails the
+ * handshake for a larger one, so such a device could never log in. */
+#define LWM2M_DEVICE_CERT_DER_MAX 2048
+
 /* PEM holds exactly one X.509 CA certificate (basicConstraints CA, within
- * its validity period): fills OUT (PEM, subject, SHA-256, expiry).
- * IV_ERR_INVALID with *WHY (static text) otherwise. */
+ * its validity period) and no private key: fills OUT (the certificate
+ * re-exported as PEM, so that nothing else sent along is kept; subject,
+ * SHA-256, expiry). IV_ERR_INVALID with *WHY (static text) otherwise. */
 int lwm2m_pki_parse_ca(const char *pem, size_t len, int64_t tenant_id,
 		       struct lwm2m_tenant_ca_record *out, const char **why) IV_WUR;
 
@@ -40,6 +46,10 @@ size_t lwm2m_pki_cert_names(const uint8_t *der, size_t len, char names[][256], s
  * text: expired, unknown CA, ...) when not. */
 int lwm2m_pki_verify_chain(const void *chain, unsigned n, const char *ca_pem,
 			   const char **why) IV_WUR;
+
+/* The expiry (notAfter, ms since the epoch) of a DER certificate; 0 when
+ * it cannot be parsed. */
+int64_t lwm2m_pki_cert_not_after_ms(const uint8_t *der, size_t len);
 
 /* The hex SHA-256 of DER into OUT[65]. */
 void lwm2m_pki_sha256_hex(const uint8_t *der, size_t len, char out[static 65]);

@@ -154,7 +154,7 @@ static int do_security(struct app *app, const char *sub, const struct tenant *t,
 	}
 	r = lwm2m_pki_security_set(app->v, &app->actor, &dev, strcmp(mode, "psk") == 0 ? NULL : sec);
 	if (r != 0)
-		status = cli_error(r, "%s", r == IV_ERR_EXISTS ? "another device has this public key"
+		status = cli_error(r, "%s", r == IV_ERR_EXISTS ? "this public key cannot be used (keys are unique on the server)"
 							     : iv_error_message(r));
 	else
 		printf("device %lld (%s): DM security %s\n", (long long)dev.id, dev.endpoint, mode);

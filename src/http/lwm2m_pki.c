@@ -263,7 +263,10 @@ static int put_security(struct http_request *req, struct http_reply *rep)
 	}
 	if ((r = lwm2m_pki_security_set(req->svc->v, &actor, &dev, psk ? NULL : s)) != 0) {
 		if (r == IV_ERR_EXISTS)
-			field_error(rep, field, "duplicate", "another device has this public key");
+			/* the same answer whoever holds the key: nothing said of
+			 * another tenant's devices */
+			field_error(rep, field, "duplicate",
+				    "this public key cannot be used (keys are unique on the server)");
 		goto out;
 	}
 	rep->body = security_json(&dev, psk ? NULL : s);
@@ -279,6 +282,7 @@ const struct route lwm2m_pki_routes[] = {
 	{"PUT", "/api/v1/tenants/{id}/lwm2m-ca", put_ca, ROLE_ADMIN, 0},
 	{"DELETE", "/api/v1/tenants/{id}/lwm2m-ca", delete_ca, ROLE_ADMIN, 0},
 	{"GET", "/api/v1/devices/{id}/lwm2m-security", get_security, ROLES_ALL, 0},
-	{"PUT", "/api/v1/devices/{id}/lwm2m-security", put_security, ROLE_ADMIN | ROLE_OPERATOR, 0},
+	/* admin only: whose key a device gets decides who can speak for it */
+	{"PUT", "/api/v1/devices/{id}/lwm2m-security", put_security, ROLE_ADMIN, 0},
 	{NULL, NULL, NULL, 0, 0},
 };

@@ -278,7 +278,9 @@ void lwm2m_bootstrap_handle_request(coap_resource_t *resource, coap_session_t *s
 	}
 	service_lock(srv->svc);
 	sel.id = ls->owner.device_id;
-	r = srv->svc->st->ops->device_get(srv->svc->st, ls->owner.tenant_id, &sel, &dev);
+	r = lwm2m_pki_session_current(srv, ls) ? 0 : IV_ERR_FORBIDDEN;
+	if (r == 0)
+		r = srv->svc->st->ops->device_get(srv->svc->st, ls->owner.tenant_id, &sel, &dev);
 	if (r == 0 && strcmp(dev.endpoint, ep) != 0) {
 		char detail[2 * STORE_NAME_MAX + 64];
 		snprintf(detail, sizeof(detail), "bootstrap for endpoint %s with the credential of %s",

@@ -305,8 +305,14 @@ static coap_session_t *session_for(struct lwm2m_server *srv, const struct lwm2m_
 		if (ls->listener == LW_LISTENER_NOSEC)
 			return ls->session;
 		if (ls->listener == LW_LISTENER_DM && ls->authenticated && ls->cipher_checked &&
-		    ls->owner.kind == LWM2M_CREDENTIAL_DM && ls->owner.device_id == req->device_id)
-			return ls->session;
+		    ls->owner.kind == LWM2M_CREDENTIAL_DM && ls->owner.device_id == req->device_id) {
+			/* an RPK/X.509 session whose key or CA went since is not used */
+			int current;
+			service_lock(srv->svc);
+			current = lwm2m_pki_session_current(srv, ls);
+			service_unlock(srv->svc);
+			return current ? ls->session : NULL;
+		}
 	}
 	return NULL;
 }

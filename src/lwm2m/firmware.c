@@ -123,6 +123,11 @@ static void fw_get(coap_resource_t *resource, coap_session_t *session, const coa
 	allowed = ls != NULL && ls->listener == LW_LISTENER_DM &&
 		  lwm2m_session_check_cipher(srv, session, ls) &&
 		  ls->owner.kind == LWM2M_CREDENTIAL_DM;
+	if (allowed) {
+		service_lock(srv->svc);
+		allowed = lwm2m_pki_session_current(srv, ls);
+		service_unlock(srv->svc);
+	}
 	pthread_mutex_lock(&fw_mutex);
 	if (t == NULL || t->state == TOKEN_BURNT || t->state == TOKEN_NEW ||
 	    monotonic_ms() >= t->expires_ms) {

@@ -39,10 +39,23 @@ struct lwm2m_session {
 	struct lwm2m_server *srv;
 	coap_session_t *session;
 	enum lwm2m_listener listener;
-	int authenticated; /* the PSK or certificate callback accepted the peer */
+	/* the PSK or certificate callback accepted the peer: the identity in
+	 * OWNER is only claimed (PENDING) until the session's first request,
+	 * which libcoap delivers only after the handshake completed, i.e. after
+	 * the peer proved its key (Finished, CertificateVerify) */
+	int pending;
+	int authenticated;
+	int revoked; /* lwm2m_pki_session_current found the handshake's basis gone */
 	enum lwm2m_auth auth;
 	int cipher_checked;
 	struct lwm2m_psk_owner owner;
+	/* RPK/X.509: what the handshake relied on, re-checked on every use
+	 * (lwm2m_pki_session_current): the device's mode, RPK: the key's
+	 * SHA-256; X.509: the tenant CA's SHA-256 (hex) and the leaf's expiry */
+	char pki_mode[STORE_KIND_MAX + 1];
+	uint8_t pki_key_sha256[32];
+	char pki_ca_sha256[65];
+	int64_t pki_not_after_ms;
 	char identity[LWM2M_IDENTITY_MAX + 1];
 	char address[LWM2M_ADDRESS_MAX + 1];
 	int64_t heard_device; /* queue mode: the device last heard from here, and when */
@@ -90,6 +103,9 @@ struct lwm2m_session *lwm2m_session_of(struct lwm2m_server *srv, coap_session_t 
  * sessions); 0 otherwise. */
 int lwm2m_session_check_cipher(struct lwm2m_server *srv, coap_session_t *session,
 			       struct lwm2m_session *ls);
+/* Forgets whatever a handshake of LS proved (a new handshake, or the DTLS
+ * session closed or failed). */
+void lwm2m_session_reset_identity(struct lwm2m_session *ls);
 /* Which listener SESSION came in on. */
 enum lwm2m_listener lwm2m_listener_of(const struct lwm2m_server *srv,
 				      const coap_session_t *session);
@@ -118,6 +134,11 @@ void lwm2m_pki_server_refresh(struct lwm2m_server *srv);
  * queued) and the server thread records them as security events. */
 void lwm2m_pki_libcoap_message(const char *line);
 void lwm2m_pki_record_refusals(struct lwm2m_server *srv);
+/* For an RPK/X.509 session (PSK and NoSec: always 1): 1 while what its
+ * handshake relied on still holds (the device's mode and key, the tenant's
+ * CA, the certificate's validity). Otherwise records a security event,
+ * makes the session unusable and returns 0. Under the service lock. */
+int lwm2m_pki_session_current(struct lwm2m_server *srv, struct lwm2m_session *ls);
 /* Refreshes at once when this process changed a tenant CA. */
 void lwm2m_pki_server_poll(struct lwm2m_server *srv);
 void lwm2m_pki_server_stop(struct lwm2m_server *srv);

@@ -229,7 +229,9 @@ int lwm2m_observe_on_notification(struct lwm2m_server *srv, coap_session_t *sess
 		return 0;
 	seq = observe_seq(received, &present);
 	service_lock(srv->svc);
-	if (st->ops->begin(st, 1) != 0)
+	/* a notification on an RPK/X.509 session whose key or CA went since is
+	 * refused (RST) like one from an unknown session */
+	if (!lwm2m_pki_session_current(srv, ls) || st->ops->begin(st, 1) != 0)
 		goto out;
 	in_tx = 1;
 	r = st->ops->lwm2m_observe->observation_by_token(st, device, token.s, token.length,

@@ -27,13 +27,33 @@ void lwm2m_pki_sha256_hex(const uint8_t *der, size_t len, char out[static 65])
 	hex_encode_upper(h, sizeof(h), out);
 }
 
-static int is_pem(const uint8_t *data, size_t len)
+static int contains(const uint8_t *data, size_t len, const char *tag)
 {
-	static const char tag[] = "-----BEGIN ";
-	for (size_t i = 0; i + sizeof(tag) - 1 <= len; i++)
-		if (memcmp(data + i, tag, sizeof(tag) - 1) == 0) /* lint:not-secret */
+	size_t n = strlen(tag);
+	for (size_t i = 0; i + n <= len; i++)
+		if (memcmp(data + i, tag, n) == 0) /* lint:not-secret */
 			return 1;
 	return 0;
+}
+
+static int is_pem(const uint8_t *data, size_t len)
+{
+	return contains(data, len, "-----BEGIN ");
+}
+
+int64_t lwm2m_pki_cert_not_after_ms(const uint8_t *der, size_t len)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t in = {(unsigned char *)der, (unsigned)len};
+	time_t t;
+	int64_t ms = 0;
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return 0;
+	if (gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_DER) >= 0 &&
+	    (t = gnutls_x509_crt_get_expiration_time(crt)) != (time_t)-1)
+		ms = (int64_t)t * 1000;
+	gnutls_x509_crt_deinit(crt);
+	return ms;
 }
 
 int lwm2m_pki_parse_ca(const char *pem, size_t len, int64_t tenant_id,
@@ -41,7 +61,7 @@ int lwm2m_pki_parse_ca(const char *pem, size_t len, int64_t tenant_id,
 {
 	gnutls_x509_crt_t *list = NULL;
 	unsigned n = 0, critical = 0;
-	gnutls_datum_t in = {(unsigned char *)pem, (unsigned)len}, der = {NULL, 0};
+	gnutls_datum_t in = {(unsigned char *)pem, (unsigned)len}, der = {NULL, 0}, clean = {NULL, 0};
 	size_t sz;
 	time_t now = time(NULL);
 	int r = IV_ERR_INVALID, ca;
@@ -50,6 +70,13 @@ int lwm2m_pki_parse_ca(const char *pem, size_t len, int64_t tenant_id,
 	memset(out, 0, sizeof(*out));
 	if (len == 0 || len > LWM2M_CA_PEM_MAX) {
 		*why = "the CA certificate must be 1..8192 bytes of PEM";
+		return IV_ERR_INVALID;
+	}
+	/* "-----BEGIN PRIVATE KEY", "RSA/EC/ENCRYPTED PRIVATE KEY", ...: a key
+	 * pasted along with the certificate would be kept in clear and shown
+	 * to every role */
+	if (contains((const uint8_t *)pem, len, "PRIVATE KEY")) {
+		*why = "the upload contains a private key: send the CA certificate only";
 		return IV_ERR_INVALID;
 	}
 	if (gnutls_x509_crt_list_import2(&list, &n, &in, GNUTLS_X509_FMT_PEM, 0) < 0 || n == 0)
@@ -76,13 +103,19 @@ int lwm2m_pki_parse_ca(const char *pem, size_t len, int64_t tenant_id,
 	lwm2m_pki_sha256_hex(der.data, der.size, out->sha256);
 	out->not_after = (int64_t)gnutls_x509_crt_get_expiration_time(list[0]) * 1000;
 	out->tenant_id = tenant_id;
-	memcpy(out->certificate_pem, pem, len);
-	out->certificate_pem[len] = '\0';
+	/* the certificate alone, as GnuTLS writes it: no text or other blocks
+	 * that came with the upload are stored */
+	if (gnutls_x509_crt_export2(list[0], GNUTLS_X509_FMT_PEM, &clean) < 0 ||
+	    clean.size > LWM2M_CA_PEM_MAX)
+		goto out;
+	memcpy(out->certificate_pem, clean.data, clean.size);
+	out->certificate_pem[clean.size] = '\0';
 	*why = NULL;
 	/* success */
 	r = 0;
 out:
 	gnutls_free(der.data);
+	gnutls_free(clean.data);
 	for (unsigned i = 0; i < n; i++)
 		gnutls_x509_crt_deinit(list[i]);
 	gnutls_free(list);
@@ -177,8 +210,12 @@ int lwm2m_pki_parse_device(const char *mode, const uint8_t *data, size_t len,
 							       : GNUTLS_X509_FMT_DER) < 0)
 		goto out;
 	sz = sizeof(out->certificate);
-	if (gnutls_x509_crt_export(crt, GNUTLS_X509_FMT_DER, out->certificate, &sz) < 0)
+	if (gnutls_x509_crt_export(crt, GNUTLS_X509_FMT_DER, out->certificate, &sz) < 0 ||
+	    sz > LWM2M_DEVICE_CERT_DER_MAX) {
+		*why = "the certificate is larger than 2048 bytes DER (the most libcoap 4.3.1 "
+		       "accepts in a handshake)";
 		goto out;
+	}
 	out->certificate_len = sz;
 	n = lwm2m_pki_cert_names(out->certificate, out->certificate_len, names, LWM2M_CERT_NAMES_MAX);
 	for (size_t i = 0; i < n; i++)
@@ -223,7 +260,7 @@ int lwm2m_pki_verify_chain(const void *chain_v, unsigned n, const char *ca_pem, 
 {
 	const gnutls_datum_t *chain = chain_v;
 	gnutls_x509_trust_list_t tl = NULL;
-	gnutls_x509_crt_t crts[CHAIN_MAX];
+	gnutls_x509_crt_t crts[CHAIN_MAX] = {0};
 	gnutls_datum_t ca = {(unsigned char *)ca_pem, (unsigned)strlen(ca_pem)};
 	unsigned loaded = 0, status = 0;
 	int r = IV_ERR_FORBIDDEN;

@@ -141,6 +141,12 @@ static void send_next(struct lwm2m_server *srv, struct lwm2m_session *ls, int64_
 	if (h == NULL)
 		return;
 	service_lock(srv->svc);
+	if (!lwm2m_pki_session_current(srv, ls)) {
+		/* the device's key or CA went since the session's handshake */
+		ls->heard_device = 0;
+		service_unlock(srv->svc);
+		goto out;
+	}
 	r = st->ops->lwm2m_queue->held_next(st, ls->heard_device, now, h);
 	if (r == 0)
 		r = st->ops->lwm2m_queue->held_mark_sent(st, h->id, now);

@@ -103,6 +103,10 @@ static coap_pdu_code_t authorise(struct lwm2m_server *srv, struct lwm2m_session 
 		}
 		return r == 0 ? 0 : COAP_RESPONSE_CODE_FORBIDDEN;
 	}
+	/* the key, mode or CA an RPK/X.509 handshake relied on is gone, like a
+	 * retired PSK credential below */
+	if (ls->listener == LW_LISTENER_DM && (ls->revoked || !lwm2m_pki_session_current(srv, ls)))
+		return COAP_RESPONSE_CODE_UNAUTHORIZED;
 	if (ls->listener != LW_LISTENER_DM || !ls->authenticated ||
 	    ls->owner.kind != LWM2M_CREDENTIAL_DM)
 		return COAP_RESPONSE_CODE_FORBIDDEN;

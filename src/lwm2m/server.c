@@ -121,7 +121,7 @@ static void printable(const uint8_t *s, size_t len, char *out, size_t cap)
 
 /* GnuTLS has chosen the version by the time the PSK callback runs, but
  * exposes the cipher only once the handshake is complete: the version is
- * checked in the callback, the cipher at COAP_EVENT_DTLS_CONNECTED. */
+ * checked in the callback, the cipher at the session's first request. */
 static gnutls_session_t gnutls_of(coap_session_t *session)
 {
 	coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
@@ -173,13 +173,34 @@ const char *lwm2m_session_security(const struct lwm2m_session *ls)
 	return ls->auth == LW_AUTH_RPK ? "rpk" : ls->auth == LW_AUTH_X509 ? "x509" : "psk";
 }
 
+void lwm2m_session_reset_identity(struct lwm2m_session *ls)
+{
+	ls->pending = 0;
+	ls->authenticated = 0;
+	ls->revoked = 0;
+	ls->cipher_checked = 0;
+	ls->auth = LW_AUTH_PSK;
+	memset(&ls->owner, 0, sizeof(ls->owner));
+	memset(ls->identity, 0, sizeof(ls->identity));
+	memset(ls->pki_mode, 0, sizeof(ls->pki_mode));
+	memset(ls->pki_key_sha256, 0, sizeof(ls->pki_key_sha256));
+	memset(ls->pki_ca_sha256, 0, sizeof(ls->pki_ca_sha256));
+	ls->pki_not_after_ms = 0;
+}
+
 int lwm2m_session_check_cipher(struct lwm2m_server *srv, coap_session_t *session,
 			       struct lwm2m_session *ls)
 {
 	const char *why, *cipher;
-	if (ls->cipher_checked || !ls->authenticated)
+	if (ls->cipher_checked)
 		return ls->authenticated;
+	if (!ls->pending)
+		return 0;
+	/* a request arrived: libcoap passes data up only once the handshake is
+	 * complete, so the peer has proved the key its identity was claimed by */
+	ls->pending = 0;
 	ls->cipher_checked = 1;
+	ls->authenticated = 1;
 	if ((why = dtls_cipher_violation(session, &cipher)) != NULL) {
 		/* the session stays up but is good for nothing */
 		ls->authenticated = 0;
@@ -214,6 +235,9 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
 
 	if (ls == NULL)
 		return NULL;
+	/* a new handshake: nothing an earlier one of this session proved (a
+	 * certificate's device, a checked cipher) carries over */
+	lwm2m_session_reset_identity(ls);
 	printable(identity->s, identity->length, shown, sizeof(shown));
 	if (ls->listener != LW_LISTENER_DM && ls->listener != LW_LISTENER_BOOTSTRAP)
 		return NULL;
@@ -251,7 +275,7 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
 			log_error("lwm2m: PSK lookup failed: %s", iv_error_message(r));
 		return NULL;
 	}
-	ls->authenticated = 1;
+	ls->pending = 1;
 	ls->owner = owner;
 	snprintf(ls->identity, sizeof(ls->identity), "%s", id);
 	log_debug("lwm2m: %s handshake from %s: identity of device %lld",
@@ -273,12 +297,20 @@ static int event_handler(coap_session_t *session, const coap_event_t event)
 		session_free(srv, session);
 		break;
 	case COAP_EVENT_DTLS_CLOSED:
-	case COAP_EVENT_DTLS_ERROR: {
+	case COAP_EVENT_DTLS_ERROR:
+	case COAP_EVENT_DTLS_RENEGOTIATE: {
 		struct lwm2m_session *ls = coap_session_get_app_data(session);
 		if (ls != NULL && ls->bs != NULL)
 			lwm2m_bootstrap_on_nack(srv, session, "DTLS session closed");
 		lwm2m_dm_session_gone(srv, session);
 		lwm2m_observe_session_gone(srv, ls);
+		/* after the clean-ups above, which find the session's device by
+		 * its identity: a later handshake on this libcoap session object
+		 * (same address and port) starts from nothing */
+		if (ls != NULL) {
+			ls->heard_device = 0;
+			lwm2m_session_reset_identity(ls);
+		}
 		break;
 	}
 	default:

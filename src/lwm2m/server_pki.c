@@ -57,6 +57,10 @@ struct lwm2m_pki_server {
 	size_t spki_len;
 	char *trust;             /* every tenant's CA, PEM, NUL-terminated */
 	size_t trust_len;
+	/* trust buffers a context may still point at after a failed reload
+	 * (libcoap keeps the pointer, not a copy): freed at stop */
+	char **stale;
+	size_t stale_n;
 };
 
 static atomic_uint trust_generation;
@@ -162,7 +166,7 @@ static void security_event(struct lwm2m_server *srv, int64_t tenant_id, const ch
 
 /* The device whose stored raw public key is SPKI. Under the service lock. */
 static int rpk_device(struct lwm2m_server *srv, struct lwm2m_session *ls, const uint8_t *spki,
-		      size_t len, struct device_record *dev)
+		      size_t len, struct device_record *dev, uint8_t key_sha256[static 32])
 {
 	struct store *st = srv->svc->st;
 	struct lwm2m_device_security_record *sec = NULL;
@@ -188,6 +192,8 @@ static int rpk_device(struct lwm2m_server *srv, struct lwm2m_session *ls, const 
 	if (r == IV_ERR_NOT_FOUND)
 		security_event(srv, 0, LWM2M_EVENT_UNKNOWN_IDENTITY, ls, shown,
 			       "raw public key not stored with any device");
+	if (r == 0)
+		memcpy(key_sha256, h, sizeof(h));
 	free(sec);
 	return r;
 }
@@ -195,7 +201,8 @@ static int rpk_device(struct lwm2m_server *srv, struct lwm2m_session *ls, const 
 /* The device a certificate chain names, if the chain verifies against that
  * device's tenant's CA. Under the service lock. */
 static int x509_device(struct lwm2m_server *srv, struct lwm2m_session *ls, const uint8_t *der,
-		       size_t len, struct device_record *dev)
+		       size_t len, struct device_record *dev, char ca_sha256[static 65],
+		       int64_t *not_after_ms)
 {
 	struct store *st = srv->svc->st;
 	struct lwm2m_tenant_ca_record *ca = NULL;
@@ -234,6 +241,12 @@ static int x509_device(struct lwm2m_server *srv, struct lwm2m_session *ls, const
 								      : NULL;
 		r = lwm2m_pki_verify_chain(chain, chain != NULL ? n : 0, ca->certificate_pem, &why);
 	}
+	if (r == 0 && (*not_after_ms = lwm2m_pki_cert_not_after_ms(der, len)) <= 0) {
+		why = "certificate cannot be parsed";
+		r = IV_ERR_FORBIDDEN;
+	}
+	if (r == 0)
+		memcpy(ca_sha256, ca->sha256, 65);
 	if (r == IV_ERR_FORBIDDEN)
 		security_event(srv, dev->tenant_id, LWM2M_EVENT_CERTIFICATE_REFUSED, ls, shown, why);
 	free(ca);
@@ -251,8 +264,12 @@ static int validate_peer(const char *cn, const uint8_t *der, size_t len, coap_se
 	coap_tls_library_t lib = COAP_TLS_LIBRARY_NOTLS;
 	gnutls_session_t g = coap_session_get_tls(session, &lib);
 	struct device_record dev;
+	struct lwm2m_device_security_record *sec = NULL;
 	const char *why;
 	enum lwm2m_auth auth;
+	uint8_t key_sha256[32] = {0};
+	char ca_sha256[65] = "";
+	int64_t not_after_ms = 0;
 	int r;
 	(void)cn;
 	(void)validated; /* libcoap's check; the one here is against the tenant's CA */
@@ -264,7 +281,7 @@ static int validate_peer(const char *cn, const uint8_t *der, size_t len, coap_se
 	if (depth != 0)
 		return 1; /* the leaf decides; GnuTLS's backend only asks for it */
 	/* whatever a previous handshake of this session proved counts no more */
-	ls->authenticated = 0;
+	lwm2m_session_reset_identity(ls);
 	if ((why = lwm2m_dtls_version_violation(session)) != NULL) {
 		service_lock(srv->svc);
 		security_event(srv, 0, LWM2M_EVENT_HANDSHAKE_POLICY, ls, "certificate", why);
@@ -277,20 +294,37 @@ static int validate_peer(const char *cn, const uint8_t *der, size_t len, coap_se
 	default: return 0;
 	}
 	service_lock(srv->svc);
-	r = auth == LW_AUTH_RPK ? rpk_device(srv, ls, der, len, &dev)
-				: x509_device(srv, ls, der, len, &dev);
+	r = auth == LW_AUTH_RPK ? rpk_device(srv, ls, der, len, &dev, key_sha256)
+				: x509_device(srv, ls, der, len, &dev, ca_sha256, &not_after_ms);
 	if (r == 0 && strcmp(dev.kind, "lwm2m") != 0) {
 		security_event(srv, dev.tenant_id, LWM2M_EVENT_UNKNOWN_IDENTITY, ls, dev.endpoint,
 			       "not an LwM2M device");
 		r = IV_ERR_NOT_FOUND;
 	}
+	/* the device's security mode now, compared again on every use */
+	if (r == 0 && (sec = malloc(sizeof(*sec))) == NULL)
+		r = IV_ERR_NOMEM;
+	if (r == 0) {
+		r = srv->svc->st->ops->lwm2m_pki->security_get(srv->svc->st, dev.id, sec);
+		if (r == IV_ERR_NOT_FOUND)
+			snprintf(sec->mode, sizeof(sec->mode), "psk");
+		if (r == IV_ERR_NOT_FOUND)
+			r = 0;
+	}
 	service_unlock(srv->svc);
 	if (r != 0) {
 		if (r != IV_ERR_NOT_FOUND && r != IV_ERR_FORBIDDEN)
 			log_error("lwm2m: certificate lookup failed: %s", iv_error_message(r));
+		free(sec);
 		return 0;
 	}
-	memset(&ls->owner, 0, sizeof(ls->owner));
+	/* only claimed until the handshake completes: GnuTLS asks before the
+	 * peer's CertificateVerify proves it holds the key (server.c) */
+	snprintf(ls->pki_mode, sizeof(ls->pki_mode), "%s", sec->mode);
+	free(sec);
+	memcpy(ls->pki_key_sha256, key_sha256, sizeof(key_sha256));
+	memcpy(ls->pki_ca_sha256, ca_sha256, sizeof(ca_sha256));
+	ls->pki_not_after_ms = not_after_ms;
 	ls->owner.kind = ls->listener == LW_LISTENER_BOOTSTRAP ? LWM2M_CREDENTIAL_BOOTSTRAP
 							      : LWM2M_CREDENTIAL_DM;
 	ls->owner.tenant_id = dev.tenant_id;
@@ -298,11 +332,67 @@ static int validate_peer(const char *cn, const uint8_t *der, size_t len, coap_se
 	snprintf(ls->owner.endpoint, sizeof(ls->owner.endpoint), "%s", dev.endpoint);
 	snprintf(ls->identity, sizeof(ls->identity), "%s", dev.endpoint);
 	ls->auth = auth;
-	ls->authenticated = 1;
+	ls->pending = 1;
 	log_debug("lwm2m: %s handshake from %s: %s of device %lld",
 		  ls->listener == LW_LISTENER_BOOTSTRAP ? "bootstrap" : "DM", ls->address,
 		  auth == LW_AUTH_RPK ? "raw public key" : "certificate", (long long)dev.id);
 	return 1;
+}
+
+int lwm2m_pki_session_current(struct lwm2m_server *srv, struct lwm2m_session *ls)
+{
+	struct store *st = srv->svc->st;
+	struct lwm2m_device_security_record *sec = NULL;
+	struct lwm2m_tenant_ca_record *ca = NULL;
+	const char *why = NULL;
+	int r;
+
+	if (ls->listener == LW_LISTENER_NOSEC || ls->auth == LW_AUTH_PSK || !ls->authenticated)
+		return 1;
+	if ((sec = malloc(sizeof(*sec))) == NULL || (ca = malloc(sizeof(*ca))) == NULL) {
+		why = "out of memory";
+		goto out;
+	}
+	r = st->ops->lwm2m_pki->security_get(st, ls->owner.device_id, sec);
+	if (r == IV_ERR_NOT_FOUND) {
+		snprintf(sec->mode, sizeof(sec->mode), "psk");
+		r = 0;
+	}
+	if (r != 0) {
+		why = "the device's security mode cannot be read";
+		goto out;
+	}
+	if (strcmp(sec->mode, ls->pki_mode) != 0) {
+		why = "the device's DM security mode changed";
+		goto out;
+	}
+	if (ls->auth == LW_AUTH_RPK) {
+		if (sodium_memcmp(sec->spki_sha256, ls->pki_key_sha256, 32) != 0)
+			why = "the device's raw public key changed";
+		goto out;
+	}
+	r = st->ops->lwm2m_pki->ca_get(st, ls->owner.tenant_id, ca);
+	if (r == IV_ERR_NOT_FOUND)
+		why = "the tenant's LwM2M device CA was removed";
+	else if (r != 0)
+		why = "the tenant's LwM2M device CA cannot be read";
+	else if (strcmp(ca->sha256, ls->pki_ca_sha256) != 0)
+		why = "the tenant's LwM2M device CA changed";
+	else if (store_now_ms() > ls->pki_not_after_ms)
+		why = "certificate outside its validity period";
+out:
+	if (why != NULL) {
+		log_warning("lwm2m: DTLS session from %s (device %lld) no longer used: %s",
+			    ls->address, (long long)ls->owner.device_id, why);
+		lwm2m_security_event(srv, ls->owner.tenant_id, LWM2M_EVENT_SESSION_REVOKED,
+				     ls->address, ls->identity, why);
+		/* unusable from here on; a new handshake is checked afresh */
+		ls->authenticated = 0;
+		ls->revoked = 1;
+	}
+	free(sec);
+	free(ca);
+	return why == NULL;
 }
 
 /* Refusals seen in libcoap's log, waiting to be recorded (server thread
@@ -453,9 +543,20 @@ void lwm2m_pki_server_refresh(struct lwm2m_server *srv)
 		p->trust = acc.buf;
 		p->trust_len = acc.buf ? acc.len + 1 : 0;
 		if (apply(srv) != 0) {
+			/* one context may hold the new buffer already (the first
+			 * set-up worked, the second did not): point both back at the
+			 * old one; if even that fails, the new one stays allocated */
 			p->trust = old;
 			p->trust_len = old_len;
-			free(acc.buf);
+			if (apply(srv) == 0) {
+				free(acc.buf);
+			} else {
+				char **st2 = realloc(p->stale, (p->stale_n + 1) * sizeof(*st2));
+				if (st2 != NULL) {
+					p->stale = st2;
+					p->stale[p->stale_n++] = acc.buf;
+				} /* else: leaked rather than freed under libcoap */
+			}
 			return;
 		}
 		free(old);
@@ -562,6 +663,9 @@ void lwm2m_pki_server_stop(struct lwm2m_server *srv)
 	free(srv->pki->cert_pem);
 	secbuf_free(srv->pki->key_pem);
 	free(srv->pki->trust);
+	for (size_t i = 0; i < srv->pki->stale_n; i++)
+		free(srv->pki->stale[i]);
+	free(srv->pki->stale);
 	free(srv->pki);
 	srv->pki = NULL;
 }

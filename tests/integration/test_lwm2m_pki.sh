@@ -103,13 +103,25 @@ api_json PUT "/api/v1/tenants/$TENANT/lwm2m-ca" '{"certificate": "-----BEGIN CER
 assert_eq "$STATUS" 400 "garbage PEM as the CA"
 api_json PUT "/api/v1/tenants/$TENANT/lwm2m-ca" "{\"certificate\": $(json_str "$P/caA.pem"), \"x\": 1}"
 assert_eq "$STATUS" 400 "an unknown field"
+# regression: a CA pasted together with its private key was stored as sent
+# and shown by GET to every role
+cat "$P/caA.pem" "$P/caA.key" >"$P/caA+key.pem"
+api_json PUT "/api/v1/tenants/$TENANT/lwm2m-ca" "{\"certificate\": $(json_str "$P/caA+key.pem")}"
+assert_eq "$STATUS" 400 "a CA upload carrying its private key"
+assert_contains "$(cat "$T/api.json")" "private key" "why the upload with a key was refused"
 assert_eq "$(db_query "$D" "select count(*) from lwm2m_tenant_ca")" 0 "CAs after refused uploads"
 api_json PUT "/api/v1/tenants/$TENANT/lwm2m-ca" "{\"certificate\": $(json_str "$P/caA.pem")}"
 assert_eq "$STATUS" 200 "set the tenant CA"
 assert_contains "$(jq_ 'd["subject"]')" "Tenant default device CA" "CA subject"
+# only the certificate is kept, as GnuTLS writes it (no text sent along)
+printf 'notes before the certificate\n' | cat - "$P/caA.pem" >"$P/caA+text.pem"
+api_json PUT "/api/v1/tenants/$TENANT/lwm2m-ca" "{\"certificate\": $(json_str "$P/caA+text.pem")}"
+assert_eq "$STATUS" 200 "set the tenant CA with text around it"
+assert_eq "$(db_query "$D" "select substr(certificate_pem, 1, 27) from lwm2m_tenant_ca")" "-----BEGIN CERTIFICATE-----" "stored CA starts with the certificate"
+assert_eq "$(db_query "$D" "select instr(certificate_pem, 'notes') from lwm2m_tenant_ca")" 0 "text sent along is not stored"
 api GET "/api/v1/tenants/$TENANT/lwm2m-ca"
 assert_eq "$STATUS" 200 "get the tenant CA"
-assert_eq "$(audits lwm2m.ca.set)" 1 "audit of the CA upload"
+assert_eq "$(audits lwm2m.ca.set)" 2 "audit of the CA uploads"
 OTHER="$(db_query "$D" "select id from tenants where name = 'other'")"
 api GET "/api/v1/tenants/$OTHER/lwm2m-ca"
 assert_eq "$STATUS" 404 "another tenant's CA"
@@ -183,6 +195,16 @@ assert_eq "$(audits lwm2m.security.set)" 1 "audit of the RPK change"
 # the same key for another device: refused (one key, one device)
 api_json PUT "/api/v1/devices/$DEV1/lwm2m-security" "{\"mode\": \"rpk\", \"public_key\": $(json_str "$P/rpk2.pub")}"
 assert_eq "$STATUS" 409 "one raw public key for two devices"
+assert_not_contains "$(cat "$T/api.json")" "another device" "the duplicate answer says nothing of who holds the key"
+# only an admin sets whose key a device has
+api_json POST /api/v1/apikeys '{"name": "pki-operator", "role": "operator"}'
+assert_eq "$STATUS" 201 "operator API key"
+OPKEY="$(jq_ 'd["key"]')"
+OPSTATUS="$(curl -sk --max-time 30 -X PUT -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $OPKEY" \
+	-H 'Content-Type: application/json' --data-binary "{\"mode\": \"rpk\", \"public_key\": $(json_str "$P/rpkX.pub")}" \
+	"https://127.0.0.1:$HTTPS_PORT/api/v1/devices/$DEV1/lwm2m-security")"
+assert_eq "$OPSTATUS" 403 "an operator setting a device's raw public key"
+assert_eq "$(audits lwm2m.security.set)" 1 "no change by the operator"
 # DER (base64) is accepted as well and gives the same key
 api GET "/api/v1/devices/$DEV2/lwm2m-security"
 assert_eq "$(jq_ 'd["public_key"]')" "$(certtool --pubkey-info --load-privkey "$P/rpk2.key" --outder 2>/dev/null | base64 -w0)" "stored SPKI"
@@ -262,6 +284,61 @@ kill -TERM "$SERVE_PID" 2>/dev/null || true
 wait "$SERVE_PID" 2>/dev/null || true
 note "DM read over an RPK session"
 
+# ---- 6c. revocation reaches open sessions: the tenant CA deleted, a
+# device's raw public key changed ----
+serve_until_registered() { # OUT ARGS...
+	local out="$1"
+	shift
+	"$CLIENT" "$@" >"$out" 2>&1 &
+	SERVE_PID=$!
+	for ((i = 0; i < 100; i++)); do
+		grep -qs '^2.01 /rd/' "$out" && return 0
+		kill -0 "$SERVE_PID" 2>/dev/null || fail "the client exited: $(cat "$out")"
+		sleep 0.1
+	done
+	fail "the client did not register: $(cat "$out")"
+}
+wake_and_wait() { # OUT: mute and wake the client: it sends an update on the same session
+	kill -USR1 "$SERVE_PID"
+	sleep 0.3
+	kill -USR1 "$SERVE_PID"
+	for ((i = 0; i < 100; i++)); do
+		grep -qs '^woke: ' "$1" && return 0
+		sleep 0.1
+	done
+	fail "no update after waking: $(cat "$1")"
+}
+serve_until_registered "$T/one.serve" --server "coaps://127.0.0.1:$DM_PORT" --cert "$P/one.pem" \
+	--cert-key "$P/one.key" serve urn:dev:one 300 1.1 U
+api GET "/api/v1/devices/$DEV1/lwm2m/3/0/0"
+assert_eq "$STATUS" 200 "DM read over an X.509 session"
+before="$(events lwm2m_session_revoked)"
+api DELETE "/api/v1/tenants/$TENANT/lwm2m-ca"
+assert_eq "$STATUS" 204 "delete the tenant CA"
+api GET "/api/v1/devices/$DEV1/lwm2m/3/0/0"
+assert_eq "$STATUS" 504 "DM read over a session whose CA was deleted"
+wake_and_wait "$T/one.serve"
+assert_contains "$(cat "$T/one.serve")" "woke: 4.01" "update on the same session after the CA was deleted"
+assert_eq "$(events lwm2m_session_revoked)" "$((before + 1))" "event for the revoked session"
+assert_contains "$(db_query "$D" "select detail from security_events where kind = 'lwm2m_session_revoked' order by id desc limit 1")" "CA was removed" "why the session was revoked"
+kill -TERM "$SERVE_PID" 2>/dev/null || true
+wait "$SERVE_PID" 2>/dev/null || true
+api_json PUT "/api/v1/tenants/$TENANT/lwm2m-ca" "{\"certificate\": $(json_str "$P/caA.pem")}"
+assert_eq "$STATUS" 200 "the tenant CA again"
+# RPK: the device's key replaced while its session is open
+serve_until_registered "$T/two.serve" --server "coaps://127.0.0.1:$RPK_DM_PORT" --rpk "$P/rpk2.rpk" \
+	serve urn:dev:two 300 1.1 U
+api_json PUT "/api/v1/devices/$DEV2/lwm2m-security" "{\"mode\": \"rpk\", \"public_key\": $(json_str "$P/rpkX.pub")}"
+assert_eq "$STATUS" 200 "replace device two's raw public key"
+wake_and_wait "$T/two.serve"
+assert_contains "$(cat "$T/two.serve")" "woke: 4.01" "update on the same session after the key was replaced"
+assert_eq "$(events lwm2m_session_revoked)" "$((before + 2))" "event for the session of the replaced key"
+kill -TERM "$SERVE_PID" 2>/dev/null || true
+wait "$SERVE_PID" 2>/dev/null || true
+api_json PUT "/api/v1/devices/$DEV2/lwm2m-security" "{\"mode\": \"rpk\", \"public_key\": $(json_str "$P/rpk2.pub")}"
+assert_eq "$STATUS" 200 "device two's raw public key back"
+note "revocation: CA deleted and key replaced end the open sessions (4.01, DM read 504)"
+
 # ---- 7. the CLI: the same checks and audit; the running server sees a CA
 # set by another process within a second ----
 expect_exit 2 iv lwm2m-pki ca-set --data "$D" --tenant other --file "$P/other.pem"
@@ -281,7 +358,7 @@ expect_exit 2 iv lwm2m-pki security-set --data "$D" --tenant other --endpoint ur
 assert_contains "$ERR" "endpoint" "CLI refuses a certificate of another endpoint"
 expect_exit 0 iv lwm2m-pki ca-delete --data "$D" --tenant other
 expect_exit_in "1 2 3 4 5 6 7 8 9 10 11 12" iv lwm2m-pki ca-delete --data "$D" --tenant other
-assert_eq "$(audits lwm2m.ca.set) $(audits lwm2m.ca.delete)" "2 1" "CA audit records"
+assert_eq "$(audits lwm2m.ca.set) $(audits lwm2m.ca.delete)" "4 2" "CA audit records"
 sleep 1.5
 coap_cert otherX "rd?ep=urn:dev:other&lt=60&lwm2m=1.1&b=U"
 assert_contains "$COAP_OUT" "Alert" "certificate refused again once the CA is deleted"

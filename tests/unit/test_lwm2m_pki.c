@@ -9,9 +9,11 @@
 #include <cmocka.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "iotvault/lwm2m_pki.h"
 #include "test_lwm2m_pki_fixtures.h"
@@ -49,6 +51,86 @@ static void test_ca(void **state)
 				 IV_ERR_INVALID);
 		free(big);
 	}
+}
+
+/* Regression: a CA upload that carried a private key was stored (and
+ * shown) as sent. A key block is refused; anything else sent along with
+ * the certificate is dropped. */
+static void test_ca_private_key_refused(void **state)
+{
+	static const char key[] = "-----BEGIN PRIVATE KEY-----\n"
+				  "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n"
+				  "-----END PRIVATE KEY-----\n";
+	static const char *kinds[] = {"PRIVATE KEY", "EC PRIVATE KEY", "RSA PRIVATE KEY",
+				      "ENCRYPTED PRIVATE KEY"};
+	char buf[4096];
+	const char *why = NULL;
+	(void)state;
+	snprintf(buf, sizeof(buf), "%s%s", CA_PEM, key);
+	memset(&ca, 0x55, sizeof(ca));
+	assert_int_equal(lwm2m_pki_parse_ca(buf, strlen(buf), 3, &ca, &why), IV_ERR_INVALID);
+	assert_non_null(strstr(why, "private key"));
+	assert_null(strstr(ca.certificate_pem, "PRIVATE"));
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		snprintf(buf, sizeof(buf), "-----BEGIN %s-----\nAAAA\n-----END %s-----\n%s", kinds[i],
+			 kinds[i], CA_PEM);
+		assert_int_equal(lwm2m_pki_parse_ca(buf, strlen(buf), 3, &ca, &why), IV_ERR_INVALID);
+		assert_non_null(strstr(why, "private key"));
+	}
+	/* text around the certificate (openssl x509 -text style) is not kept */
+	snprintf(buf, sizeof(buf), "Subject: CN=Unit CA\nsome notes\n%strailing text\n", CA_PEM);
+	assert_int_equal(lwm2m_pki_parse_ca(buf, strlen(buf), 3, &ca, &why), 0);
+	assert_string_equal(ca.certificate_pem, CA_PEM);
+}
+
+/* A self-signed certificate for urn:dev:unit with N long DNS SANs, DER in OUT. */
+static void big_cert(unsigned n, gnutls_datum_t *out)
+{
+	gnutls_x509_privkey_t key;
+	gnutls_x509_crt_t crt;
+	char name[80];
+	unsigned char serial[] = {1};
+	assert_int_equal(gnutls_x509_privkey_init(&key), 0);
+	assert_int_equal(gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,
+						     GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0), 0);
+	assert_int_equal(gnutls_x509_crt_init(&crt), 0);
+	assert_int_equal(gnutls_x509_crt_set_version(crt, 3), 0);
+	assert_int_equal(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)), 0);
+	assert_int_equal(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+						       "urn:dev:unit", 12), 0);
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "name-%03u.a-rather-long-host-name-for-padding.example", i);
+		assert_int_equal(gnutls_x509_crt_set_subject_alt_name(crt, GNUTLS_SAN_DNSNAME, name,
+								      strlen(name), GNUTLS_FSAN_APPEND), 0);
+	}
+	assert_int_equal(gnutls_x509_crt_set_activation_time(crt, time(NULL) - 60), 0);
+	assert_int_equal(gnutls_x509_crt_set_expiration_time(crt, time(NULL) + 3600), 0);
+	assert_int_equal(gnutls_x509_crt_set_key(crt, key), 0);
+	assert_int_equal(gnutls_x509_crt_sign2(crt, crt, key, GNUTLS_DIG_SHA256, 0), 0);
+	assert_int_equal(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, out), 0);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_privkey_deinit(key);
+}
+
+/* Regression: device certificates up to 4096 bytes were accepted, but
+ * libcoap 4.3.1 refuses a peer certificate over 2048 bytes of DER in every
+ * handshake. */
+static void test_device_certificate_size(void **state)
+{
+	gnutls_datum_t small = {NULL, 0}, big = {NULL, 0};
+	const char *why = NULL;
+	(void)state;
+	big_cert(10, &small);
+	big_cert(40, &big);
+	assert_true(small.size <= LWM2M_DEVICE_CERT_DER_MAX);
+	assert_true(big.size > LWM2M_DEVICE_CERT_DER_MAX && big.size <= LWM2M_CERT_DER_MAX);
+	assert_int_equal(lwm2m_pki_parse_device("x509", small.data, small.size, "urn:dev:unit", &sec,
+						&why), 0);
+	assert_int_equal(lwm2m_pki_parse_device("x509", big.data, big.size, "urn:dev:unit", &sec,
+						&why), IV_ERR_INVALID);
+	assert_non_null(strstr(why, "2048 bytes"));
+	gnutls_free(small.data);
+	gnutls_free(big.data);
 }
 
 static void test_rpk(void **state)
@@ -106,6 +188,19 @@ static gnutls_datum_t der_of(const char *pem)
 	return out;
 }
 
+static void test_not_after(void **state)
+{
+	gnutls_datum_t leaf = der_of(LEAF_PEM), expired = der_of(EXPIRED_PEM);
+	(void)state;
+	assert_true(lwm2m_pki_cert_not_after_ms(leaf.data, leaf.size) > (int64_t)time(NULL) * 1000);
+	assert_true(lwm2m_pki_cert_not_after_ms(expired.data, expired.size) > 0);
+	assert_true(lwm2m_pki_cert_not_after_ms(expired.data, expired.size) <
+		    (int64_t)time(NULL) * 1000);
+	assert_int_equal(lwm2m_pki_cert_not_after_ms(leaf.data, leaf.size - 10), 0);
+	gnutls_free(leaf.data);
+	gnutls_free(expired.data);
+}
+
 static void test_names(void **state)
 {
 	char names[LWM2M_CERT_NAMES_MAX][256];
@@ -150,6 +245,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_ca),
+		cmocka_unit_test(test_ca_private_key_refused),
+		cmocka_unit_test(test_device_certificate_size),
+		cmocka_unit_test(test_not_after),
 		cmocka_unit_test(test_rpk),
 		cmocka_unit_test(test_device_certificate),
 		cmocka_unit_test(test_names),
