@@ -514,7 +514,10 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 			audited = 0;
 		goto out;
 	}
+	if ((r = lwm2m_http_dm_enter(req, rep, dev.tenant_id)) != 0)
+		goto out;
 	r = lwm2m_dm_send(&dmr, &resp);
+	lwm2m_http_dm_leave(dev.tenant_id);
 	if (r == IV_ERR_DEVICE_TIMEOUT)
 		rep->error_message = "the device did not answer in time";
 	else if (r == IV_ERR_DEVICE_UNREACHABLE)

@@ -331,7 +331,11 @@ unlock:
 		memcpy(dmr.token, o.token, o.token_len);
 		dmr.token_len = o.token_len;
 		dmr.timeout_ms = req->svc->cfg.lwm2m_dm_timeout_ms;
-		sent = lwm2m_dm_send(&dmr, &resp);
+		/* busy: the cancel is not sent, the next notification is reset */
+		if ((sent = lwm2m_http_dm_enter(req, NULL, dev.tenant_id)) == 0) {
+			sent = lwm2m_dm_send(&dmr, &resp);
+			lwm2m_http_dm_leave(dev.tenant_id);
+		}
 	}
 	/* success: the observation is gone here whatever the device said */
 	r = 0;
