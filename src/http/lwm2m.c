@@ -478,6 +478,7 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 	memset(&dmr, 0, sizeof(dmr));
 	dmr.device_id = dev.id;
 	snprintf(dmr.address, sizeof(dmr.address), "%s", reg.address);
+	dmr.nosec = strcmp(reg.security, "nosec") == 0;
 	dmr.method = m;
 	dmr.path = path;
 	dmr.tenant_id = dev.tenant_id;
