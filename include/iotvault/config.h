@@ -114,6 +114,9 @@ struct config {
 	int lwm2m_dm_timeout_ms;      /* how long a DM request waits for the device (docs/lwm2m.md) */
 	int lwm2m_observe_retention_days; /* stored notifications are kept this long */
 	int lwm2m_queue_awake_ms;     /* a queue-mode device counts as awake this long after it was heard */
+	int lwm2m_dm_waits;            /* REST requests waiting for devices at once; 0: [http] threads - 1 */
+	int lwm2m_dm_waits_per_tenant; /* of one tenant; 0: dm_waits - 1 */
+	int lwm2m_notifications_per_device; /* stored notifications kept per device (oldest dropped) */
 };
 
 /* Fills CFG with the built-in defaults for DATA_DIR. */

@@ -57,6 +57,7 @@ struct lwm2m_dm_request {
 	char query[LWM2M_DM_QUERY_MAX + 1];  /* WRITE_ATTRIBUTES: '&'-separated */
 	uint8_t token[8];                    /* CANCEL_OBSERVE: the observation's */
 	size_t token_len;
+	int nosec; /* the registration was made over NoSec: only then may a NoSec session carry it */
 };
 
 struct lwm2m_dm_response {
@@ -66,6 +67,7 @@ struct lwm2m_dm_response {
 	uint8_t *payload; /* malloc'd; lwm2m_dm_response_clear() frees it */
 	size_t payload_len;
 	int64_t observation_id; /* OBSERVE answered 2.05 with Observe: the stored observation */
+	int observe_refused;    /* OBSERVE: not stored, the device has LWM2M_OBSERVATIONS_MAX */
 };
 
 /* Sends REQ and waits for the device's answer. 0 with RESP filled when the

@@ -71,6 +71,8 @@ struct store_lwm2m_observe_ops {
 				 store_lwm2m_notification_cb cb, void *ctx);
 	/* Deletes notifications expired at NOW_MS; the count or a negative code. */
 	int64_t (*notification_purge)(struct store *st, int64_t now_ms);
+	/* Deletes all but the newest KEEP notifications of DEVICE_ID. */
+	int (*notification_trim)(struct store *st, int64_t device_id, int64_t keep);
 };
 
 #endif

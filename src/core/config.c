@@ -60,6 +60,7 @@ int config_defaults(struct config *cfg, const char *data_dir)
 	cfg->lwm2m_firmware_job_timeout_s = 1800;
 	cfg->lwm2m_dm_timeout_ms = 10000;
 	cfg->lwm2m_observe_retention_days = 30;
+	cfg->lwm2m_notifications_per_device = 10000;
 	cfg->lwm2m_queue_awake_ms = 93000;
 	if (set_str(&cfg->data_dir, data_dir) || set_str(&cfg->db_path, "iotvault.db") ||
 	    set_str(&cfg->mk_key_dir, "keys") || set_str(&cfg->passphrase_env, "IOTVAULT_PASSPHRASE") ||
@@ -221,6 +222,9 @@ static const struct key_spec key_specs[] = {
 	{"lwm2m", "dm_timeout_ms", V_INT, OFF(lwm2m_dm_timeout_ms), 100, 120000},
 	{"lwm2m", "observe_retention_days", V_INT, OFF(lwm2m_observe_retention_days), 1, 3650},
 	{"lwm2m", "queue_awake_ms", V_INT, OFF(lwm2m_queue_awake_ms), 0, 600000},
+	{"lwm2m", "dm_waits", V_INT, OFF(lwm2m_dm_waits), 0, 63},
+	{"lwm2m", "dm_waits_per_tenant", V_INT, OFF(lwm2m_dm_waits_per_tenant), 0, 63},
+	{"lwm2m", "notifications_per_device", V_INT, OFF(lwm2m_notifications_per_device), 10, 1000000},
 };
 
 static int fail(struct parse_state *st, int lineno, const char *section, const char *name,

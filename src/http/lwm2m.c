@@ -478,6 +478,7 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 	memset(&dmr, 0, sizeof(dmr));
 	dmr.device_id = dev.id;
 	snprintf(dmr.address, sizeof(dmr.address), "%s", reg.address);
+	dmr.nosec = strcmp(reg.security, "nosec") == 0;
 	dmr.method = m;
 	dmr.path = path;
 	dmr.tenant_id = dev.tenant_id;
@@ -514,7 +515,10 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 			audited = 0;
 		goto out;
 	}
+	if ((r = lwm2m_http_dm_enter(req, rep, dev.tenant_id)) != 0)
+		goto out;
 	r = lwm2m_dm_send(&dmr, &resp);
+	lwm2m_http_dm_leave(dev.tenant_id);
 	if (r == IV_ERR_DEVICE_TIMEOUT)
 		rep->error_message = "the device did not answer in time";
 	else if (r == IV_ERR_DEVICE_UNREACHABLE)

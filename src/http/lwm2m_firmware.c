@@ -257,6 +257,13 @@ static int start_job(struct http_request *req, struct http_reply *rep)
 			rep->error_message = "the device is not registered with the DM server";
 		goto out;
 	}
+	if (reg.queue_mode) {
+		/* a job's requests would need the device awake at its every poll */
+		rep->error_message = "the device is registered in queue mode: firmware update of "
+				     "queue-mode devices is not supported";
+		r = IV_ERR_REFUSED;
+		goto out;
+	}
 	if ((r = st->ops->lwm2m_firmware->firmware_get(st, req->who.tenant_id,
 							json_integer_value(jf), &fw)) != 0) {
 		if (r == IV_ERR_NOT_FOUND)

@@ -44,4 +44,11 @@ int lwm2m_http_queue_limit(struct http_request *req, struct http_reply *rep,
 int lwm2m_http_hold(struct http_request *req, struct http_reply *rep,
 		    const struct device_record *dev, const struct lwm2m_dm_request *dmr) IV_WUR;
 
+/* lwm2m_dm_gate.c */
+/* A place among the requests waiting for a device (tenant TENANT_ID): 0, or
+ * 503 busy with Retry-After when [lwm2m] dm_waits / dm_waits_per_tenant are
+ * taken (REP may be NULL: no message). Every 0 is paired with lwm2m_http_dm_leave(). */
+int lwm2m_http_dm_enter(struct http_request *req, struct http_reply *rep, int64_t tenant_id) IV_WUR;
+void lwm2m_http_dm_leave(int64_t tenant_id);
+
 #endif

@@ -16,7 +16,7 @@
 #include <string.h>
 
 #define LIST_DEFAULT 100
-#define LIST_MAX 1000
+#define LIST_MAX 100 /* a page is built under the service lock: bounded */
 /* pmin/pmax/epmin/epmax are seconds; larger values are refused */
 #define ATTR_PERIOD_MAX 2147483647LL
 /* gt/lt/st are written as plain decimals: |value| below this */
@@ -190,6 +190,13 @@ int lwm2m_http_observe_reply(struct http_request *req, const struct device_recor
 	struct store *st = req->svc->st;
 	struct lwm2m_observation_record o;
 	int r;
+	if (resp->observe_refused) {
+		json_decref(rep->body);
+		rep->body = NULL;
+		rep->error_message = "the device has 32 observations: cancel one first (this one "
+				     "was not stored; the device's next notification is reset)";
+		return IV_ERR_REFUSED;
+	}
 	if (resp->observation_id == 0) {
 		json_decref(rep->body);
 		rep->body = NULL;
@@ -325,13 +332,18 @@ unlock:
 		dmr.device_id = dev.id;
 		dmr.tenant_id = dev.tenant_id;
 		snprintf(dmr.address, sizeof(dmr.address), "%s", reg.address);
+		dmr.nosec = strcmp(reg.security, "nosec") == 0;
 		dmr.method = LWM2M_DM_CANCEL_OBSERVE;
 		dmr.path = path;
 		dmr.accept = strcmp(reg.lwm2m_version, "1.0") == 0 ? LWM2M_CF_TLV : LWM2M_CF_SENML_CBOR;
 		memcpy(dmr.token, o.token, o.token_len);
 		dmr.token_len = o.token_len;
 		dmr.timeout_ms = req->svc->cfg.lwm2m_dm_timeout_ms;
-		sent = lwm2m_dm_send(&dmr, &resp);
+		/* busy: the cancel is not sent, the next notification is reset */
+		if ((sent = lwm2m_http_dm_enter(req, NULL, dev.tenant_id)) == 0) {
+			sent = lwm2m_dm_send(&dmr, &resp);
+			lwm2m_http_dm_leave(dev.tenant_id);
+		}
 	}
 	/* success: the observation is gone here whatever the device said */
 	r = 0;
@@ -397,7 +409,7 @@ static int list_notifications(struct http_request *req, struct http_reply *rep)
 		return IV_ERR_INVALID;
 	}
 	if (limit_s && (http_parse_id(limit_s, &limit) != 0 || limit > LIST_MAX)) {
-		rep->error_message = "limit: 1 to 1000";
+		rep->error_message = "limit: 1 to 100";
 		return IV_ERR_INVALID;
 	}
 	if (obs_s && http_parse_id(obs_s, &obs) != 0) {

@@ -70,8 +70,11 @@ int lwm2m_http_hold(struct http_request *req, struct http_reply *rep,
 	json_t *o = NULL;
 	int r;
 
-	if (dmr->payload_len > sizeof(h->payload))
+	if (dmr->payload_len > sizeof(h->payload)) {
+		rep->error_message = "a request held for a queue-mode device carries at most 1024 "
+				     "bytes of payload";
 		return IV_ERR_TOO_LARGE;
+	}
 	if ((h = calloc(1, sizeof(*h))) == NULL) /* lint:not-secret */
 		return IV_ERR_NOMEM;
 	h->tenant_id = dev->tenant_id;

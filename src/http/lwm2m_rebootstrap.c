@@ -8,6 +8,7 @@
 #include "iotvault/http.h"
 #include "iotvault/lwm2m_dm.h"
 #include "iotvault/lwm2m_rebootstrap.h"
+#include "http/lwm2m_http.h"
 
 #include <stdio.h>
 
@@ -28,9 +29,13 @@ static int post_rebootstrap(struct http_request *req, struct http_reply *rep)
 		rep->error_message = "this request takes no body";
 		return IV_ERR_INVALID;
 	}
+	/* it waits for the device's answer on this thread (lwm2m_dm_gate.c) */
+	if ((r = lwm2m_http_dm_enter(req, rep, req->who.tenant_id)) != 0)
+		return r;
 	r = lwm2m_rebootstrap_device(req->svc, &actor, req->who.tenant_id, id,
 				     LWM2M_REBOOTSTRAP_MANUAL, req->svc->cfg.lwm2m_dm_timeout_ms, &code,
 				     &why);
+	lwm2m_http_dm_leave(req->who.tenant_id);
 	if (r != 0) {
 		rep->error_message = why;
 		return r;

@@ -607,7 +607,13 @@ static enum MHD_Result dispatch(struct http_server *srv, struct MHD_Connection *
 		json_decref(rep.body);
 		if (r == IV_ERR_INTERNAL || r == IV_ERR_STORE || r == IV_ERR_CRYPTO)
 			log_error("http: %s %s failed: %s", method, url, iv_error_name(r));
-		ret = send_error(c, r, rep.error_message, rep.field_errors, 0);
+		if (r == IV_ERR_BUSY) {
+			/* the handler's Retry-After; other failures drop its headers */
+			json_t *body = http_error_body(r, rep.error_message, rep.field_errors);
+			ret = send_json(c, iv_error_http_status(r), body, 0, &rep, 0);
+			json_decref(body);
+		} else
+			ret = send_error(c, r, rep.error_message, rep.field_errors, 0);
 		return ret;
 	}
 	json_decref(rep.field_errors);

@@ -34,6 +34,10 @@ struct dm_pending {
 	int unreachable; /* DONE unsent: no session with the device */
 	int observing;   /* OBSERVE: the observation has been stored */
 	int64_t held_id; /* a held request's row: no caller waits; see lwm2m_dm_held_pop() */
+	/* inside coap_send(): a NACK or session end raised there only marks it
+	 * (SEND_FAILED); the sender completes it once coap_send() returned */
+	int sending;
+	int send_failed;
 	coap_session_t *session;
 	uint8_t token[8];
 	size_t token_len;
@@ -86,6 +90,10 @@ static void unlink_pending(struct dm_pending *p)
 /* Under dm_mutex: hands P to its caller, or frees it when the caller left. */
 static void complete(struct dm_pending *p, int answered)
 {
+	if (p->sending) {
+		p->send_failed = 1;
+		return;
+	}
 	if (p->held_id != 0) {
 		unlink_pending(p);
 		p->state = DM_DONE;
@@ -227,14 +235,23 @@ int lwm2m_dm_send_held(coap_session_t *session, const struct lwm2m_dm_request *r
 	p->held_id = held_id;
 	p->state = DM_SENT;
 	p->session = session;
-	if ((r = send_request(session, p)) != 0) {
-		pending_free(p);
-		return r;
-	}
-	/* the answer is read on this thread, after this returns */
+	p->sending = 1;
+	/* linked before it is sent: a NACK raised inside coap_send() finds it */
 	pthread_mutex_lock(&dm_mutex);
 	p->next = dm_list;
 	dm_list = p;
+	pthread_mutex_unlock(&dm_mutex);
+	r = send_request(session, p);
+	pthread_mutex_lock(&dm_mutex);
+	p->sending = 0;
+	if (r == 0 && p->send_failed)
+		r = IV_ERR_IO; /* NACKed or the session went inside coap_send() */
+	if (r != 0) {
+		unlink_pending(p);
+		pthread_mutex_unlock(&dm_mutex);
+		pending_free(p);
+		return r;
+	}
 	pthread_mutex_unlock(&dm_mutex);
 	return 0;
 }
@@ -302,8 +319,12 @@ static coap_session_t *session_for(struct lwm2m_server *srv, const struct lwm2m_
 	for (struct lwm2m_session *ls = srv->sessions; ls != NULL; ls = ls->next_session) {
 		if (strcmp(ls->address, req->address) != 0)
 			continue;
-		if (ls->listener == LW_LISTENER_NOSEC)
-			return ls->session;
+		/* a NoSec session at the address of a DTLS registration is anyone's */
+		if (ls->listener == LW_LISTENER_NOSEC) {
+			if (req->nosec)
+				return ls->session;
+			continue;
+		}
 		if (ls->listener == LW_LISTENER_DM && ls->authenticated && ls->cipher_checked &&
 		    ls->owner.kind == LWM2M_CREDENTIAL_DM && ls->owner.device_id == req->device_id) {
 			/* an RPK/X.509 session whose key or CA went since is not used */
@@ -455,8 +476,17 @@ void lwm2m_dm_run_pending(struct lwm2m_server *srv)
 		if (todo == NULL)
 			return;
 		session = session_for(srv, &todo->req);
+		/* the session is set before coap_send(): a NACK raised inside it
+		 * finds the request (and only marks it) */
+		pthread_mutex_lock(&dm_mutex);
+		todo->session = session;
+		todo->sending = 1;
+		pthread_mutex_unlock(&dm_mutex);
 		r = session == NULL ? IV_ERR_NOT_FOUND : send_request(session, todo);
 		pthread_mutex_lock(&dm_mutex);
+		todo->sending = 0;
+		if (r == 0 && todo->send_failed)
+			r = IV_ERR_IO;
 		if (r != 0) {
 			if (r == IV_ERR_NOT_FOUND)
 				log_warning("lwm2m: no session with device %lld at %s for a DM request",
@@ -466,8 +496,7 @@ void lwm2m_dm_run_pending(struct lwm2m_server *srv)
 					  (long long)todo->req.device_id, iv_error_message(r));
 			todo->unreachable = r == IV_ERR_NOT_FOUND;
 			complete(todo, 0);
-		} else
-			todo->session = session;
+		}
 		pthread_mutex_unlock(&dm_mutex);
 	}
 }
@@ -503,14 +532,17 @@ int lwm2m_dm_on_response(struct lwm2m_server *srv, coap_session_t *session,
 		 * that no notification finds it missing; only this thread frees
 		 * a sent request, so P outlives the unlocked section */
 		int64_t obs_id = 0;
+		int ro;
 		p->observing = 1;
 		pthread_mutex_unlock(&dm_mutex);
-		if (lwm2m_observe_started(srv, session, &p->req, p->token, p->token_len, received,
-					  &obs_id) != 0)
+		ro = lwm2m_observe_started(srv, session, &p->req, p->token, p->token_len, received,
+					   &obs_id);
+		if (ro != 0 && ro != IV_ERR_REFUSED)
 			log_error("lwm2m: the observation of device %lld could not be stored",
 				  (long long)p->req.device_id);
 		pthread_mutex_lock(&dm_mutex);
 		p->resp.observation_id = obs_id;
+		p->resp.observe_refused = ro == IV_ERR_REFUSED;
 	}
 	p->resp.coap_code = (int)coap_pdu_get_code(received);
 	if ((cf = coap_check_option(received, COAP_OPTION_CONTENT_FORMAT, &it)) != NULL) {
@@ -553,8 +585,16 @@ void lwm2m_dm_session_gone(struct lwm2m_server *srv, coap_session_t *session)
 	pthread_mutex_lock(&dm_mutex);
 	for (p = dm_list; p != NULL; p = next) {
 		next = p->next;
-		if (p->state == DM_SENT && p->session == session)
+		if (p->state == DM_SENT && p->session == session) {
+			/* a held one outlives the session: its pointer must not be
+			 * compared with a later session at the same address */
+			if (p->held_id != 0)
+				p->session = NULL;
 			complete(p, 0);
+		}
 	}
+	for (p = dm_held_done; p != NULL; p = p->next)
+		if (p->session == session)
+			p->session = NULL;
 	pthread_mutex_unlock(&dm_mutex);
 }

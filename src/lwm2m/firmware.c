@@ -152,16 +152,24 @@ static void fw_get(coap_resource_t *resource, coap_session_t *session, const coa
 	}
 	pthread_mutex_unlock(&fw_mutex);
 	if (device_id != 0) {
+		/* the presenter's address and identity go to the presenter's
+		 * tenant (0, the operator's, when it has none); the owner's tenant
+		 * learns only that its device's token was presented elsewhere */
+		int64_t presenter = ls != NULL && ls->authenticated ? ls->owner.tenant_id : 0;
 		char detail[96];
 		snprintf(detail, sizeof(detail), "firmware download token of device %lld",
 			 (long long)device_id);
 		log_warning("lwm2m: firmware download token of device %lld presented by %s; refused",
 			    (long long)device_id, ls != NULL ? ls->address : "?");
 		service_lock(srv->svc);
-		lwm2m_security_event(srv, tenant_id, LWM2M_EVENT_FIRMWARE_TOKEN,
+		lwm2m_security_event(srv, presenter, LWM2M_EVENT_FIRMWARE_TOKEN,
 				     ls != NULL ? ls->address : "?",
 				     ls != NULL && ls->identity[0] ? ls->identity : "(no identity)",
-				     detail);
+				     presenter == tenant_id ? detail : "a firmware download token of "
+								       "another tenant");
+		if (presenter != tenant_id)
+			lwm2m_security_event(srv, tenant_id, LWM2M_EVENT_FIRMWARE_TOKEN, "-",
+					     "(another tenant's session)", detail);
 		service_unlock(srv->svc);
 		return;
 	}
@@ -270,7 +278,7 @@ static int job_save(struct fw_job *job)
 }
 
 /* The device's current registration address; 0, or IV_ERR_NOT_FOUND. */
-static int job_address(struct fw_job *job, char *address, size_t cap, int *tlv)
+static int job_address(struct fw_job *job, char *address, size_t cap, int *tlv, int *nosec)
 {
 	struct store *st = job->svc->st;
 	struct lwm2m_registration_record reg;
@@ -284,6 +292,8 @@ static int job_address(struct fw_job *job, char *address, size_t cap, int *tlv)
 		snprintf(address, cap, "%s", reg.address);
 		if (tlv != NULL)
 			*tlv = strcmp(reg.lwm2m_version, "1.0") == 0;
+		if (nosec != NULL)
+			*nosec = strcmp(reg.security, "nosec") == 0;
 	}
 	return r;
 }
@@ -297,7 +307,7 @@ static int job_request(struct fw_job *job, enum lwm2m_dm_method m, unsigned res,
 	char text[16];
 	int r;
 	memset(&req, 0, sizeof(req));
-	if ((r = job_address(job, req.address, sizeof(req.address), NULL)) != 0)
+	if ((r = job_address(job, req.address, sizeof(req.address), NULL, &req.nosec)) != 0)
 		return IV_ERR_DEVICE_TIMEOUT; /* not registered (yet, again) */
 	req.device_id = job->rec.device_id;
 	req.method = m;

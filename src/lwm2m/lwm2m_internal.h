@@ -204,6 +204,10 @@ int lwm2m_dm_held_pop(int64_t *held_id, coap_session_t **session, int *answered,
 /* The device DEVICE_ID was heard from on LS (registration or update): its
  * held requests go out. */
 void lwm2m_queue_heard(struct lwm2m_server *srv, struct lwm2m_session *ls, int64_t device_id);
+/* A new DTLS handshake on LS's session (its peer may be another device):
+ * forgets the device heard there and fails the requests on their way on it.
+ * To be called from the handshake callbacks that reset the session state. */
+void lwm2m_queue_session_reset(struct lwm2m_server *srv, struct lwm2m_session *ls);
 /* Sends held requests of awake devices, records finished ones, expires
  * old ones. */
 void lwm2m_queue_run(struct lwm2m_server *srv);

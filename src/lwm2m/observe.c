@@ -112,7 +112,10 @@ static int store_and_publish(struct lwm2m_server *srv, const struct lwm2m_observ
 	n.records = records_text;
 	n.received_at = now;
 	n.expires_at = now + (int64_t)srv->svc->cfg.lwm2m_observe_retention_days * 86400000;
-	if ((r = st->ops->lwm2m_observe->notification_insert(st, &n)) != 0)
+	/* at most [lwm2m] notifications_per_device per device: the oldest go */
+	if ((r = st->ops->lwm2m_observe->notification_insert(st, &n)) != 0 ||
+	    (r = st->ops->lwm2m_observe->notification_trim(
+		     st, o->device_id, srv->svc->cfg.lwm2m_notifications_per_device)) != 0)
 		goto out;
 	*notification_id = n.id;
 
@@ -172,7 +175,7 @@ int lwm2m_observe_started(struct lwm2m_server *srv, coap_session_t *session,
 	struct store *st = srv->svc->st;
 	struct lwm2m_session *ls = coap_session_get_app_data(session);
 	struct lwm2m_observation_record o;
-	int64_t notification_id = 0;
+	int64_t notification_id = 0, count = 0;
 	int present, in_tx = 0, r;
 
 	*observation_id = 0;
@@ -193,13 +196,32 @@ int lwm2m_observe_started(struct lwm2m_server *srv, coap_session_t *session,
 	if ((r = st->ops->begin(st, 1)) != 0)
 		goto out;
 	in_tx = 1;
+	/* counted again in the transaction of the insert: the API's count came
+	 * before the request went out, and concurrent observes may have raced.
+	 * Refused, nothing is stored and the device's next notification is
+	 * answered RST, which ends its observation. */
+	if ((r = st->ops->lwm2m_observe->observation_count(st, o.device_id, &count)) != 0)
+		goto out;
+	if (count >= LWM2M_OBSERVATIONS_MAX) {
+		log_warning("lwm2m: device %lld has %d observations: a new one is not stored",
+			    (long long)o.device_id, LWM2M_OBSERVATIONS_MAX);
+		r = IV_ERR_REFUSED;
+		goto out;
+	}
 	if ((r = st->ops->lwm2m_observe->observation_insert(st, &o)) != 0)
 		goto out;
 	/* the first value is the observation's first notification; one that
-	 * cannot be decoded is the caller's to report, the observation stays */
-	if (store_and_publish(srv, &o, o.last_seq, received, &notification_id) == 0 &&
-	    (r = st->ops->lwm2m_observe->observation_touch(st, o.id, o.last_seq, o.last_at)) != 0)
+	 * cannot be decoded is the caller's to report, the observation stays.
+	 * In a nested transaction (a savepoint): a failure after the
+	 * notification's insert (e.g. its publication) takes it back too. */
+	if ((r = st->ops->begin(st, 1)) != 0)
 		goto out;
+	if (store_and_publish(srv, &o, o.last_seq, received, &notification_id) != 0 ||
+	    st->ops->lwm2m_observe->observation_touch(st, o.id, o.last_seq, o.last_at) != 0) {
+		if ((r = st->ops->rollback(st)) != 0)
+			goto out;
+	} else if ((r = st->ops->commit(st)) != 0)
+		goto out; /* the outer rollback takes everything back */
 	if ((r = st->ops->commit(st)) != 0)
 		goto out;
 	in_tx = 0;

@@ -36,6 +36,28 @@ void lwm2m_queue_heard(struct lwm2m_server *srv, struct lwm2m_session *ls, int64
 	lwm2m_queue_kick();
 }
 
+void lwm2m_queue_session_reset(struct lwm2m_server *srv, struct lwm2m_session *ls)
+{
+	/* requests on their way were for the previous peer: they fail (a held
+	 * one is recorded failed by lwm2m_queue_run) */
+	lwm2m_dm_session_gone(srv, ls->session);
+	ls->heard_device = 0;
+	ls->heard_ms = 0;
+	ls->held_in_flight = 0;
+}
+
+/* Whether LS may carry the held requests of device DEVICE_ID: the checks
+ * lwm2m_dm's session_for() makes, again at the time of sending (the
+ * session's peer may have changed since the device was heard on it). A
+ * NoSec session is heard only by a registration over NoSec. */
+static int session_carries(const struct lwm2m_session *ls, int64_t device_id)
+{
+	if (ls->listener == LW_LISTENER_NOSEC)
+		return 1;
+	return ls->listener == LW_LISTENER_DM && ls->authenticated && ls->cipher_checked &&
+	       ls->owner.kind == LWM2M_CREDENTIAL_DM && ls->owner.device_id == device_id;
+}
+
 /* The device's answer as JSON for the row: records for a Read, links for a
  * Discover, nothing otherwise. NULL when there is nothing to keep. */
 static char *result_json(const struct lwm2m_dm_request *req, const struct lwm2m_dm_response *resp)
@@ -140,6 +162,12 @@ static void send_next(struct lwm2m_server *srv, struct lwm2m_session *ls, int64_
 
 	if (h == NULL)
 		return;
+	if (!session_carries(ls, ls->heard_device)) {
+		log_warning("lwm2m: session from %s no longer speaks for device %lld: its held "
+			    "requests wait for the device", ls->address, (long long)ls->heard_device);
+		ls->heard_device = 0;
+		goto out;
+	}
 	service_lock(srv->svc);
 	if (!lwm2m_pki_session_current(srv, ls)) {
 		/* the device's key or CA went since the session's handshake */
@@ -191,7 +219,8 @@ void lwm2m_queue_run(struct lwm2m_server *srv)
 	int answered, kicked;
 
 	while (lwm2m_dm_held_pop(&held_id, &session, &answered, &req, &resp)) {
-		struct lwm2m_session *ls = session_state(srv, session);
+		/* NULL when the session went meanwhile (dm.c forgets the pointer) */
+		struct lwm2m_session *ls = session != NULL ? session_state(srv, session) : NULL;
 		finish(srv, held_id, answered, &req, &resp);
 		lwm2m_dm_response_clear(&resp);
 		if (ls != NULL) {

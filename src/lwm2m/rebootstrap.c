@@ -107,6 +107,7 @@ unlock:
 	memset(&dmr, 0, sizeof(dmr));
 	dmr.device_id = dev.id;
 	snprintf(dmr.address, sizeof(dmr.address), "%s", reg.address);
+	dmr.nosec = strcmp(reg.security, "nosec") == 0;
 	dmr.method = LWM2M_DM_EXECUTE;
 	dmr.path = lwm2m_path_resource(1, LWM2M_REBOOTSTRAP_SERVER_INSTANCE,
 				       LWM2M_REBOOTSTRAP_RESOURCE);

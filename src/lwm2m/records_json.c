@@ -49,7 +49,11 @@ json_t *lwm2m_records_to_json(const struct lwm2m_records *recs)
 	for (size_t i = 0; i < lwm2m_records_count(recs); i++) {
 		const struct lwm2m_record *rec = lwm2m_records_get(recs, i);
 		char ptext[LWM2M_PATH_TEXT_MAX];
-		json_t *o = json_object(), *v = value_to_json(&rec->value);
+		/* /5/x/1 Package URI carries a pull job's download token: never
+		 * shown (Read answers, notifications, held results) */
+		int hidden = rec->path.depth >= 3 && rec->path.id[0] == 5 && rec->path.id[2] == 1;
+		json_t *o = json_object(),
+		       *v = hidden ? json_string("(hidden)") : value_to_json(&rec->value);
 		if (o == NULL || v == NULL || lwm2m_path_format(&rec->path, ptext, sizeof(ptext)) != 0) {
 			json_decref(o);
 			json_decref(v);

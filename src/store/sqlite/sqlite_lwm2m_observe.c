@@ -20,6 +20,7 @@ enum oq {
 	N_INSERT,
 	N_LIST,
 	N_PURGE,
+	N_TRIM,
 	O_COUNT
 };
 
@@ -32,12 +33,16 @@ static const char *const sql[O_COUNT] = {
 	[O_INSERT] = "INSERT INTO lwm2m_observations (tenant_id, device_id, path, token, address, "
 		     "last_seq, last_at, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[O_GET] = "SELECT " OBS_COLUMNS " FROM lwm2m_observations WHERE device_id = ?1 AND id = ?2",
-	[O_BY_TOKEN] = "SELECT " OBS_COLUMNS " FROM lwm2m_observations WHERE (?1 = 0 OR "
-		       "device_id = ?1) AND token = ?2 AND address = ?3",
+	/* device 0 (a NoSec session): only devices registered over NoSec */
+	[O_BY_TOKEN] = "SELECT " OBS_COLUMNS " FROM lwm2m_observations WHERE (device_id = ?1 OR "
+		       "(?1 = 0 AND device_id IN (SELECT device_id FROM lwm2m_registrations "
+		       "WHERE security = 'nosec'))) AND token = ?2 AND address = ?3",
 	[O_TOUCH] = "UPDATE lwm2m_observations SET last_seq = ?2, last_at = ?3, "
 		    "notifications = notifications + 1 WHERE id = ?1",
 	[O_DELETE] = "DELETE FROM lwm2m_observations WHERE id = ?1",
-	[O_DELETE_DEVICE] = "DELETE FROM lwm2m_observations WHERE (?1 = 0 OR device_id = ?1) AND "
+	[O_DELETE_DEVICE] = "DELETE FROM lwm2m_observations WHERE (device_id = ?1 OR (?1 = 0 AND "
+			    "device_id IN (SELECT device_id FROM lwm2m_registrations WHERE "
+			    "security = 'nosec'))) AND "
 			    "(?2 IS NULL OR address = ?2) AND (?1 <> 0 OR ?2 IS NOT NULL)",
 	[O_LIST] = "SELECT " OBS_COLUMNS " FROM lwm2m_observations WHERE device_id = ?1 ORDER BY id",
 	[O_COUNT_DEVICE] = "SELECT count(*) FROM lwm2m_observations WHERE device_id = ?1",
@@ -49,6 +54,8 @@ static const char *const sql[O_COUNT] = {
 		   "AND device_id = ?2 AND (?3 = 0 OR observation_id = ?3) AND (?4 = 0 OR id < ?4) "
 		   "AND expires_at > ?5 ORDER BY id DESC LIMIT ?6",
 	[N_PURGE] = "DELETE FROM lwm2m_notifications WHERE expires_at <= ?1",
+	[N_TRIM] = "DELETE FROM lwm2m_notifications WHERE device_id = ?1 AND id <= (SELECT id FROM "
+		   "lwm2m_notifications WHERE device_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
 };
 
 static sqlite3_stmt *q_(struct store *st, enum oq q)
@@ -277,6 +284,16 @@ static int64_t notification_purge(struct store *st, int64_t now_ms)
 	return sqlite3_changes(sq_backend(st)->db);
 }
 
+static int notification_trim(struct store *st, int64_t device_id, int64_t keep)
+{
+	sqlite3_stmt *q = q_(st, N_TRIM);
+	if (q == NULL)
+		return IV_ERR_STORE;
+	sqlite3_bind_int64(q, 1, device_id);
+	sqlite3_bind_int64(q, 2, keep);
+	return sq_step_done(st, q, "notification_trim");
+}
+
 const struct store_lwm2m_observe_ops sqlite_lwm2m_observe_ops = {
 	.observation_insert = observation_insert,
 	.observation_get = observation_get,
@@ -289,4 +306,5 @@ const struct store_lwm2m_observe_ops sqlite_lwm2m_observe_ops = {
 	.notification_insert = notification_insert,
 	.notification_list = notification_list,
 	.notification_purge = notification_purge,
+	.notification_trim = notification_trim,
 };
