@@ -95,6 +95,10 @@ struct lwm2m_server {
 	int64_t next_queue_purge_ms;
 };
 
+/* The peer of LS changes (a new handshake) or goes (DTLS closed): its
+ * observations end, requests on their way fail, held-request state is
+ * cleared, then its identity (lwm2m_session_reset_identity). */
+void lwm2m_session_peer_gone(struct lwm2m_server *srv, struct lwm2m_session *ls);
 /* The session state of SESSION, created on first use; NULL when out of memory. */
 struct lwm2m_session *lwm2m_session_of(struct lwm2m_server *srv, coap_session_t *session);
 /* For a DTLS session: 1 when its identity was accepted and its cipher is

@@ -188,6 +188,14 @@ void lwm2m_session_reset_identity(struct lwm2m_session *ls)
 	ls->pki_not_after_ms = 0;
 }
 
+void lwm2m_session_peer_gone(struct lwm2m_server *srv, struct lwm2m_session *ls)
+{
+	/* the clean-ups first: they find the session's device by its identity */
+	lwm2m_observe_session_gone(srv, ls);
+	lwm2m_queue_session_reset(srv, ls);
+	lwm2m_session_reset_identity(ls);
+}
+
 int lwm2m_session_check_cipher(struct lwm2m_server *srv, coap_session_t *session,
 			       struct lwm2m_session *ls)
 {
@@ -236,8 +244,9 @@ static const coap_bin_const_t *psk_for_identity(coap_bin_const_t *identity,
 	if (ls == NULL)
 		return NULL;
 	/* a new handshake: nothing an earlier one of this session proved (a
-	 * certificate's device, a checked cipher) carries over */
-	lwm2m_session_reset_identity(ls);
+	 * certificate's device, a checked cipher) carries over, and what was
+	 * on its way for the earlier peer is never answered by this one */
+	lwm2m_session_peer_gone(srv, ls);
 	printable(identity->s, identity->length, shown, sizeof(shown));
 	if (ls->listener != LW_LISTENER_DM && ls->listener != LW_LISTENER_BOOTSTRAP)
 		return NULL;
@@ -303,14 +312,10 @@ static int event_handler(coap_session_t *session, const coap_event_t event)
 		if (ls != NULL && ls->bs != NULL)
 			lwm2m_bootstrap_on_nack(srv, session, "DTLS session closed");
 		lwm2m_dm_session_gone(srv, session);
-		lwm2m_observe_session_gone(srv, ls);
-		/* after the clean-ups above, which find the session's device by
-		 * its identity: a later handshake on this libcoap session object
-		 * (same address and port) starts from nothing */
-		if (ls != NULL) {
-			ls->heard_device = 0;
-			lwm2m_session_reset_identity(ls);
-		}
+		/* a later handshake on this libcoap session object (same
+		 * address and port) starts from nothing */
+		if (ls != NULL)
+			lwm2m_session_peer_gone(srv, ls);
 		break;
 	}
 	default:

@@ -280,8 +280,9 @@ static int validate_peer(const char *cn, const uint8_t *der, size_t len, coap_se
 		return 0;
 	if (depth != 0)
 		return 1; /* the leaf decides; GnuTLS's backend only asks for it */
-	/* whatever a previous handshake of this session proved counts no more */
-	lwm2m_session_reset_identity(ls);
+	/* whatever a previous handshake of this session proved counts no more,
+	 * and what was on its way for that peer is never answered by this one */
+	lwm2m_session_peer_gone(srv, ls);
 	if ((why = lwm2m_dtls_version_violation(session)) != NULL) {
 		service_lock(srv->svc);
 		security_event(srv, 0, LWM2M_EVENT_HANDSHAKE_POLICY, ls, "certificate", why);
