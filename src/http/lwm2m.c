@@ -7,6 +7,7 @@
  * read or changed here, nor is the Server object (1) written: that is the
  * bootstrap's job. Every change is audited before it is sent. */
 #include "iotvault/audit.h"
+#include "iotvault/store_lwm2m_queue.h"
 #include "iotvault/http.h"
 #include "iotvault/log.h"
 #include "iotvault/lwm2m_content.h"
@@ -468,9 +469,6 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 		held = 1;
 		r = lwm2m_http_queue_limit(req, rep, dev.id);
 	}
-	/* audited before it is sent: no record, no change */
-	if (r == 0 && lwm2m_dm_audit_action(m) != NULL && (r = lwm2m_http_dm_audit(req, &dev, m, &path, "started", NULL)) == 0)
-		audited = 1;
 	service_unlock(req->svc);
 	if (r != 0)
 		goto out;
@@ -507,6 +505,22 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 	} else if (m == LWM2M_DM_EXECUTE && len > 0) {
 		dmr.payload = (const uint8_t *)args;
 		dmr.payload_len = len;
+	}
+	if (held && dmr.payload_len > LWM2M_HELD_PAYLOAD_MAX) {
+		rep->error_message = "a request held for a queue-mode device carries at most 1024 "
+				     "encoded bytes";
+		r = IV_ERR_TOO_LARGE;
+		goto out;
+	}
+
+	/* audited before it is sent (or held): no record, no change */
+	if (lwm2m_dm_audit_action(m) != NULL) {
+		service_lock(req->svc);
+		r = lwm2m_http_dm_audit(req, &dev, m, &path, "started", NULL);
+		service_unlock(req->svc);
+		if (r != 0)
+			goto out;
+		audited = 1;
 	}
 
 	if (held) {

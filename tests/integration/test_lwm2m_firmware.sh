@@ -175,7 +175,13 @@ assert_contains "$RAW" "4.04" "the token once used, from its own device"
 [[ ! -s "$T/raw.bin" ]] || fail "a used token served bytes again"
 raw_get dev3
 assert_contains "$RAW" "4.04" "the used token from another device"
-note "pull: 4.03 to another session, served once, then 4.04"
+# the Package URI the device holds is never shown by the API: a Read of
+# /5/0/1 gives "(hidden)"
+api GET "/api/v1/devices/$DEV2/lwm2m/5/0/1"
+assert_eq "$STATUS" 200 "read of /5/0/1"
+assert_contains "$(cat "$T/api.json")" '(hidden)' "the Package URI read back"
+assert_not_contains "$(cat "$T/api.json")" "${URI##*/}" "the token in the read answer"
+note "pull: 4.03 to another session, served once, then 4.04; the URI reads as (hidden)"
 
 # ---- 5. failures: a corrupt image (result 5), a failing update (result 8) ----
 api_json POST /api/v1/lwm2m/firmware-jobs "{\"device_id\":$DEV1,\"firmware_id\":$FW_B,\"method\":\"push\"}"

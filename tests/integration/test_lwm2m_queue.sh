@@ -41,6 +41,22 @@ wait_for 10 state_is "$R1" done || fail "request $R1 not done: $(cat "$T/api.jso
 assert_eq "$(json_get request.coap_code) $(json_get request.result.records.0.value)" "2.05 87" "outcome of the read"
 note "awake device: held, sent, answered"
 
+# what queue mode does not take: a held write above 1 KiB (413, nothing
+# held) and a firmware job (409, nothing started)
+pending_before="$(db_query "$D" "select count(*) from lwm2m_held_requests")"
+long="$(head -c 1500 /dev/zero | tr '\0' 'z')"
+api_json PUT "$L/3/0/15" "{\"records\":[{\"path\":\"/3/0/15\",\"type\":\"string\",\"value\":\"$long\"}]}"
+assert_eq "$STATUS $(error_code)" "413 too_large" "a held write above 1 KiB"
+assert_eq "$(db_query "$D" "select count(*) from lwm2m_held_requests")" "$pending_before" "held requests after the refused write"
+head -c 2048 /dev/urandom >"$T/fw.bin"
+api POST "/api/v1/lwm2m/firmware?name=q&version=1" -H 'Content-Type: application/octet-stream' --data-binary "@$T/fw.bin"
+assert_eq "$STATUS" 201 "firmware upload"
+FW="$(json_get id)"
+api_json POST /api/v1/lwm2m/firmware-jobs "{\"device_id\":$DEV4,\"firmware_id\":$FW,\"method\":\"push\"}"
+assert_eq "$STATUS $(error_code)" "409 refused" "a firmware job for a queue-mode device"
+assert_eq "$(db_query "$D" "select count(*) from lwm2m_firmware_jobs")" 0 "firmware jobs after the refusal"
+note "queue mode refuses held writes above 1 KiB (413) and firmware jobs (409)"
+
 # ---- 2. asleep: pending until the device wakes, in order ----
 kill -USR1 "$PID4"
 sleep 2 # past queue_awake_ms

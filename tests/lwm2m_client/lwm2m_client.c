@@ -777,6 +777,7 @@ static const char *fw_expect_file, *fw_uri_file;
 static long fw_pull_delay_ms, fw_final_result = 1;
 static int fw_state, fw_result;
 static char fw_path[256];
+static char fw_uri[512]; /* /5/0/1 as written: read back by GET */
 static double fw_pull_at = -1, fw_update_at = -1;
 static uint8_t fw_token[8];
 static size_t fw_token_len;
@@ -811,7 +812,12 @@ static void hnd_firmware(coap_resource_t *res, coap_session_t *s, const coap_pdu
 	coap_delete_string(path);
 	if (muted)
 		return;
-	if (method == COAP_REQUEST_CODE_GET && (id == 3 || id == 5)) {
+	if (method == COAP_REQUEST_CODE_GET && id == 1) {
+		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
+		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cfb, sizeof(cfb), 0),
+				cfb);
+		coap_add_data(resp, strlen(fw_uri), (const uint8_t *)fw_uri);
+	} else if (method == COAP_REQUEST_CODE_GET && (id == 3 || id == 5)) {
 		snprintf(text, sizeof(text), "%d", id == 3 ? fw_state : fw_result);
 		coap_pdu_set_code(resp, COAP_RESPONSE_CODE_CONTENT);
 		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT, coap_encode_var_safe(cfb, sizeof(cfb), 0),
@@ -835,6 +841,7 @@ static void hnd_firmware(coap_resource_t *res, coap_session_t *s, const coap_pdu
 		snprintf(fw_path, sizeof(fw_path), "%.*s", (int)u.path.length, (const char *)u.path.s);
 		if (fw_uri_file != NULL)
 			write_private(fw_uri_file, uri);
+		snprintf(fw_uri, sizeof(fw_uri), "%s", uri);
 		memset(uri, 0, sizeof(uri));
 		printf("package uri received\n");
 		fw_state = 1;
