@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "iotvault/audit.h"
 #include "iotvault/config.h"
 #include "iotvault/errors.h"
 #include "iotvault/store.h"
@@ -176,6 +177,13 @@ extern const char http_tls_priorities[];
 
 /* Helpers for handlers. */
 json_t *http_error_body(int code, const char *message, json_t *field_errors);
+/* Appends {"field", "code", "message"} to REP->field_errors (created on
+ * first use): one entry of a 4xx answer's per-field errors. */
+void http_field_error(struct http_reply *rep, const char *field, const char *code,
+		      const char *message);
+/* The audit actor of the request's principal: an API key or a user, by
+ * name, from the request's source address. */
+struct audit_actor http_actor(const struct http_request *req);
 /* Parses a positive int64 path or query parameter. */
 int http_parse_id(const char *text, int64_t *out) IV_WUR;
 

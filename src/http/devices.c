@@ -392,17 +392,11 @@ static int get_device(struct http_request *req, struct http_reply *rep)
 	return add_hygiene(req->svc->st, &dev, rep->body);
 }
 
-static struct audit_actor actor_of(const struct http_request *req)
-{
-	return (struct audit_actor){req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
-				    req->who.name, req->source};
-}
-
 static int update_device(struct http_request *req, struct http_reply *rep)
 {
 	struct device_record dev;
 	struct audit_event ev;
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct store *st = req->svc->st;
 	json_t *body = NULL, *errors = NULL, *tags;
 	char object[64], fields[128] = "";
@@ -462,7 +456,7 @@ out:
 static int delete_device_handler(struct http_request *req, struct http_reply *rep)
 {
 	struct device_record dev;
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	int r = load_device(req, rep, &dev);
 	if (r != 0)
 		return r;
@@ -475,7 +469,7 @@ static int delete_device_handler(struct http_request *req, struct http_reply *re
 static int reveal_keys(struct http_request *req, struct http_reply *rep)
 {
 	struct device_record dev;
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	const char *const *fields;
 	char hex[2 * SECRET_MAX_LEN + 1];
 	json_t *keys = NULL;

@@ -27,25 +27,9 @@ static const struct field_spec export_spec[] = {
 	{NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static struct audit_actor actor_of(const struct http_request *req)
-{
-	return (struct audit_actor){req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
-				    req->who.name, req->source};
-}
-
-static json_t *field_error(const char *field, const char *code, const char *message)
-{
-	json_t *arr = json_array(), *e = json_object();
-	json_object_set_new(e, "field", json_string(field));
-	json_object_set_new(e, "code", json_string(code));
-	json_object_set_new(e, "message", json_string(message));
-	json_array_append_new(arr, e);
-	return arr;
-}
-
 static int export_handler(struct http_request *req, struct http_reply *rep)
 {
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct export_request er;
 	struct export_result res = {0};
 	json_t *body = NULL, *errors = NULL, *rk = NULL, *doc;
@@ -64,7 +48,7 @@ static int export_handler(struct http_request *req, struct http_reply *rep)
 			rk = NULL;
 		} else if (!json_is_string(rk) || json_string_length(rk) == 0 ||
 			   json_string_length(rk) > EXPORT_RECIPIENT_KEY_MAX) {
-			rep->field_errors = field_error("recipient_key", "format",
+			http_field_error(rep, "recipient_key", "format",
 							"an ASCII-armoured OpenPGP public key");
 			r = IV_ERR_INVALID;
 			goto out;
@@ -81,7 +65,7 @@ static int export_handler(struct http_request *req, struct http_reply *rep)
 		goto out;
 	}
 	if (!plaintext && rk == NULL) {
-		rep->field_errors = field_error("recipient_key", "required",
+		http_field_error(rep, "recipient_key", "required",
 						"an ASCII-armoured OpenPGP public key (or, for admins, "
 						"\"plaintext\": true)");
 		r = IV_ERR_INVALID;

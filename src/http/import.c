@@ -253,6 +253,7 @@ static int import_devices(struct http_request *req, struct http_reply *rep)
 {
 	struct import_options opt = {0};
 	struct import_result res;
+	struct audit_actor actor;
 	struct import_source src = {0};
 	struct part parts[PARTS_MAX];
 	const char *ctype = http_header(req, "Content-Type");
@@ -340,10 +341,8 @@ static int import_devices(struct http_request *req, struct http_reply *rep)
 	if ((r = import_result_init(&res)) != 0)
 		return r;
 	have_result = 1;
-	r = import_run(req->svc->v,
-		       &(struct audit_actor){req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
-					     req->who.name, req->source},
-		       &opt, &src, &res);
+	actor = http_actor(req);
+	r = import_run(req->svc->v, &actor, &opt, &src, &res);
 	if (r != 0 && res.errors_total == 0) {
 		/* the store or the vault failed: the server's usual error reply */
 		import_result_clear(&res);

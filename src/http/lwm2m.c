@@ -110,12 +110,6 @@ static int get_lwm2m(struct http_request *req, struct http_reply *rep)
 /* a CoAP code as class*32+detail */
 #define COAP_CODE(c, d) ((c) * 32 + (d))
 
-static struct audit_actor dm_actor(const struct http_request *req)
-{
-	return (struct audit_actor){req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
-				    req->who.name, req->source};
-}
-
 /* The LwM2M path of the route's {obj}/{inst}/{res} parameters. */
 static int dm_path(const struct http_request *req, struct http_reply *rep, struct lwm2m_path *out)
 {
@@ -155,15 +149,9 @@ static int dm_policy(enum lwm2m_dm_method m, const struct lwm2m_path *path,
 static void dm_field_error(struct http_reply *rep, size_t index, const char *code,
 			   const char *message)
 {
-	json_t *e = json_object();
 	char field[48];
 	snprintf(field, sizeof(field), "records[%zu]", index);
-	if (rep->field_errors == NULL)
-		rep->field_errors = json_array();
-	json_object_set_new(e, "field", json_string(field));
-	json_object_set_new(e, "code", json_string(code));
-	json_object_set_new(e, "message", json_string(message));
-	json_array_append_new(rep->field_errors, e);
+	http_field_error(rep, field, code, message);
 }
 
 static enum lwm2m_type type_from_name(const char *name)
@@ -356,7 +344,7 @@ int lwm2m_http_dm_audit(struct http_request *req, const struct device_record *de
 		    enum lwm2m_dm_method m, const struct lwm2m_path *path, const char *outcome,
 		    const char *result)
 {
-	struct audit_actor actor = dm_actor(req);
+	struct audit_actor actor = http_actor(req);
 	struct audit_event ev;
 	char object[48], ptext[LWM2M_PATH_TEXT_MAX], detail[160];
 	if (lwm2m_path_format(path, ptext, sizeof(ptext)) != 0)

@@ -19,12 +19,6 @@
 #define FW_WRITERS (ROLE_ADMIN | ROLE_OPERATOR)
 #define JOB_LIST_MAX 100
 
-static struct audit_actor actor_of(const struct http_request *req)
-{
-	return (struct audit_actor){req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
-				    req->who.name, req->source};
-}
-
 /* Names and versions: [A-Za-z0-9._+-], 1..MAX characters. */
 static int label_ok(const char *s, size_t max)
 {
@@ -78,7 +72,7 @@ static json_t *job_to_json(const struct lwm2m_firmware_job_record *j)
 static int upload(struct http_request *req, struct http_reply *rep)
 {
 	struct store *st = req->svc->st;
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct lwm2m_firmware_record fw;
 	struct audit_event ev;
 	struct sha256_ctx sha;
@@ -184,7 +178,7 @@ static int get_firmware(struct http_request *req, struct http_reply *rep)
 static int delete_firmware(struct http_request *req, struct http_reply *rep)
 {
 	struct store *st = req->svc->st;
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct lwm2m_firmware_record fw;
 	struct audit_event ev;
 	char object[48], detail[128];
@@ -214,7 +208,7 @@ static int delete_firmware(struct http_request *req, struct http_reply *rep)
 static int start_job(struct http_request *req, struct http_reply *rep)
 {
 	struct store *st = req->svc->st;
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct lwm2m_firmware_actor fw_actor;
 	struct lwm2m_firmware_job_record job;
 	struct lwm2m_firmware_record fw;

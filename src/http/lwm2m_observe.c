@@ -22,18 +22,6 @@
 /* gt/lt/st are written as plain decimals: |value| below this */
 #define ATTR_NUMBER_MAX 1e15
 
-static void attr_error(struct http_reply *rep, const char *field, const char *code,
-		       const char *message)
-{
-	json_t *e = json_object();
-	if (rep->field_errors == NULL)
-		rep->field_errors = json_array();
-	json_object_set_new(e, "field", json_string(field));
-	json_object_set_new(e, "code", json_string(code));
-	json_object_set_new(e, "message", json_string(message));
-	json_array_append_new(rep->field_errors, e);
-}
-
 static const char *const attr_names[] = {"pmin", "pmax", "gt", "lt", "st", "epmin", "epmax"};
 #define ATTRS (sizeof(attr_names) / sizeof(attr_names[0]))
 
@@ -59,12 +47,12 @@ int lwm2m_http_attributes_query(const struct http_request *req, struct http_repl
 		for (a = 0; a < ATTRS && strcmp(key, attr_names[a]) != 0; a++)
 			;
 		if (a == ATTRS) {
-			attr_error(rep, key, "unknown",
+			http_field_error(rep, key, "unknown",
 				   "attributes are pmin, pmax, gt, lt, st, epmin and epmax");
 			continue;
 		}
 		if (a >= 2 && a <= 4 && path->depth < 3) {
-			attr_error(rep, key, "invalid",
+			http_field_error(rep, key, "invalid",
 				   "gt, lt and st apply to a resource only");
 			continue;
 		}
@@ -74,21 +62,21 @@ int lwm2m_http_attributes_query(const struct http_request *req, struct http_repl
 		}
 		if (a >= 2 && a <= 4) {
 			if (!json_is_number(v)) {
-				attr_error(rep, key, "type", "gt, lt and st are numbers, or null to remove");
+				http_field_error(rep, key, "type", "gt, lt and st are numbers, or null to remove");
 				continue;
 			}
 			if (!isfinite(json_number_value(v)) ||
 			    fabs(json_number_value(v)) >= ATTR_NUMBER_MAX ||
 			    (a == 4 && json_number_value(v) < 0)) {
-				attr_error(rep, key, "range", "|gt|, |lt| < 1e15; 0 <= st < 1e15");
+				http_field_error(rep, key, "range", "|gt|, |lt| < 1e15; 0 <= st < 1e15");
 				continue;
 			}
 		} else if (!json_is_integer(v)) {
-			attr_error(rep, key, "type",
+			http_field_error(rep, key, "type",
 				   "pmin, pmax, epmin and epmax are whole seconds, or null to remove");
 			continue;
 		} else if (json_integer_value(v) < 0 || json_integer_value(v) > ATTR_PERIOD_MAX) {
-			attr_error(rep, key, "range", "0..2147483647 seconds");
+			http_field_error(rep, key, "range", "0..2147483647 seconds");
 			continue;
 		}
 		set[a] = 1;
@@ -98,12 +86,12 @@ int lwm2m_http_attributes_query(const struct http_request *req, struct http_repl
 		/* LwM2M 1.1 section 5.1.2: pmax >= pmin, epmax > epmin, lt < gt and
 		 * lt + 2 st < gt */
 		if (set[0] == 1 && set[1] == 1 && num[1] < num[0])
-			attr_error(rep, "pmax", "conflict", "pmax must not be below pmin");
+			http_field_error(rep, "pmax", "conflict", "pmax must not be below pmin");
 		if (set[5] == 1 && set[6] == 1 && num[6] <= num[5])
-			attr_error(rep, "epmax", "conflict", "epmax must exceed epmin");
+			http_field_error(rep, "epmax", "conflict", "epmax must exceed epmin");
 		if (set[2] == 1 && set[3] == 1 &&
 		    !(num[3] < num[2] && (set[4] != 1 || num[3] + 2 * num[4] < num[2])))
-			attr_error(rep, "lt", "conflict",
+			http_field_error(rep, "lt", "conflict",
 				   "lt must be below gt (and lt + 2*st below gt)");
 	}
 	if (rep->field_errors != NULL) {

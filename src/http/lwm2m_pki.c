@@ -16,24 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct audit_actor actor_of(const struct http_request *req)
-{
-	return (struct audit_actor){req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
-				    req->who.name, req->source};
-}
-
-static void field_error(struct http_reply *rep, const char *field, const char *code,
-			const char *message)
-{
-	json_t *e = json_object();
-	if (rep->field_errors == NULL)
-		rep->field_errors = json_array();
-	json_object_set_new(e, "field", json_string(field));
-	json_object_set_new(e, "code", json_string(code));
-	json_object_set_new(e, "message", json_string(message));
-	json_array_append_new(rep->field_errors, e);
-}
-
 static json_t *b64_json(const uint8_t *der, size_t len)
 {
 	size_t cap = sodium_base64_ENCODED_LEN(len, sodium_base64_VARIANT_ORIGINAL);
@@ -90,7 +72,7 @@ static int get_ca(struct http_request *req, struct http_reply *rep)
 
 static int put_ca(struct http_request *req, struct http_reply *rep)
 {
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct lwm2m_tenant_ca_record *ca = NULL;
 	json_t *body = NULL, *v;
 	const char *why;
@@ -104,13 +86,13 @@ static int put_ca(struct http_request *req, struct http_reply *rep)
 	}
 	v = json_object_get(body, "certificate");
 	if (!json_is_string(v) || json_object_size(body) != 1) {
-		field_error(rep, "certificate", "required", "one field: certificate (PEM)");
+		http_field_error(rep, "certificate", "required", "one field: certificate (PEM)");
 		r = IV_ERR_INVALID;
 		goto out;
 	}
 	if ((r = lwm2m_pki_parse_ca(json_string_value(v), json_string_length(v), req->who.tenant_id,
 				    ca, &why)) != 0) {
-		field_error(rep, "certificate", "invalid", why);
+		http_field_error(rep, "certificate", "invalid", why);
 		goto out;
 	}
 	if ((r = lwm2m_pki_ca_set(req->svc->v, &actor, ca)) != 0)
@@ -124,7 +106,7 @@ out:
 
 static int delete_ca(struct http_request *req, struct http_reply *rep)
 {
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	int r;
 
 	if ((r = own_tenant(req, rep)) != 0)
@@ -216,7 +198,7 @@ static int material(const char *text, size_t len, uint8_t **out, size_t *out_len
 
 static int put_security(struct http_request *req, struct http_reply *rep)
 {
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct device_record dev;
 	struct lwm2m_device_security_record *s = NULL;
 	json_t *body = NULL, *mode, *v = NULL;
@@ -231,7 +213,7 @@ static int put_security(struct http_request *req, struct http_reply *rep)
 	if (!json_is_string(mode) || (strcmp(json_string_value(mode), "psk") != 0 &&
 				      strcmp(json_string_value(mode), "rpk") != 0 &&
 				      strcmp(json_string_value(mode), "x509") != 0)) {
-		field_error(rep, "mode", "invalid", "psk, rpk or x509");
+		http_field_error(rep, "mode", "invalid", "psk, rpk or x509");
 		r = IV_ERR_INVALID;
 		goto out;
 	}
@@ -241,7 +223,7 @@ static int put_security(struct http_request *req, struct http_reply *rep)
 		v = json_object_get(body, field);
 	}
 	if (json_object_size(body) != (psk ? 1u : 2u) || (!psk && !json_is_string(v))) {
-		field_error(rep, psk ? "mode" : field, "required",
+		http_field_error(rep, psk ? "mode" : field, "required",
 			    psk ? "mode psk takes no other field"
 				: "rpk takes public_key, x509 takes certificate (PEM or base64 DER)");
 		r = IV_ERR_INVALID;
@@ -255,7 +237,7 @@ static int put_security(struct http_request *req, struct http_reply *rep)
 		if ((r = material(json_string_value(v), json_string_length(v), &data, &data_len)) != 0 ||
 		    (r = lwm2m_pki_parse_device(json_string_value(mode), data, data_len, dev.endpoint,
 						s, &why)) != 0) {
-			field_error(rep, field, "invalid",
+			http_field_error(rep, field, "invalid",
 				    why ? why : "neither PEM nor base64 of DER");
 			r = IV_ERR_INVALID;
 			goto out;
@@ -265,7 +247,7 @@ static int put_security(struct http_request *req, struct http_reply *rep)
 		if (r == IV_ERR_EXISTS)
 			/* the same answer whoever holds the key: nothing said of
 			 * another tenant's devices */
-			field_error(rep, field, "duplicate",
+			http_field_error(rep, field, "duplicate",
 				    "this public key cannot be used (keys are unique on the server)");
 		goto out;
 	}

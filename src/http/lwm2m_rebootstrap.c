@@ -14,8 +14,7 @@
 
 static int post_rebootstrap(struct http_request *req, struct http_reply *rep)
 {
-	struct audit_actor actor = {req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
-				    req->who.name, req->source};
+	struct audit_actor actor = http_actor(req);
 	const char *why = NULL;
 	char answer[24];
 	int64_t id;

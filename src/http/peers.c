@@ -44,24 +44,6 @@ static const struct field_spec join_settings_fields[] = {
 	{NULL, 0, 0, 0, 0, NULL, NULL},
 };
 
-static struct audit_actor actor_of(const struct http_request *req)
-{
-	return (struct audit_actor){req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
-				    req->who.name, req->source};
-}
-
-static void field_error(struct http_reply *rep, const char *field, const char *code,
-			const char *message)
-{
-	json_t *e = json_object();
-	if (rep->field_errors == NULL)
-		rep->field_errors = json_array();
-	json_object_set_new(e, "field", json_string(field));
-	json_object_set_new(e, "code", json_string(code));
-	json_object_set_new(e, "message", json_string(message));
-	json_array_append_new(rep->field_errors, e);
-}
-
 static json_t *opt_string(const char *s)
 {
 	return s[0] ? json_string(s) : json_null();
@@ -107,7 +89,7 @@ static int take_pem(json_t *body, const char *name, json_t **out, struct http_re
 	}
 	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > PEM_FIELD_MAX ||
 	    strlen(json_string_value(v)) != json_string_length(v)) {
-		field_error(rep, name, "format", "PEM text");
+		http_field_error(rep, name, "format", "PEM text");
 		return IV_ERR_INVALID;
 	}
 	*out = json_incref(v);
@@ -131,40 +113,40 @@ static int build_peer(struct http_request *req, json_t *body, json_t *cert, json
 	snprintf(p->name, sizeof(p->name), "%s", fieldspec_string(body, "name"));
 	if (strcmp(type, "ns") == 0) {
 		if (hex_decode_exact(sender, netid, sizeof(netid)) != 0)
-			field_error(rep, "sender_id", "format", "an ns peer's NetID, 6 hex digits");
+			http_field_error(rep, "sender_id", "format", "an ns peer's NetID, 6 hex digits");
 		else
 			hex_encode_upper(netid, sizeof(netid), p->sender_id);
 	} else if (!ident_ok(sender))
-		field_error(rep, "sender_id", "format", "an AS-ID: A-Z a-z 0-9 . _ : -");
+		http_field_error(rep, "sender_id", "format", "an AS-ID: A-Z a-z 0-9 . _ : -");
 	else
 		snprintf(p->sender_id, sizeof(p->sender_id), "%s", sender);
 	if (label != NULL && label[0] != '\0' && !ident_ok(label))
-		field_error(rep, "kek_label", "format", "A-Z a-z 0-9 . _ : -");
+		http_field_error(rep, "kek_label", "format", "A-Z a-z 0-9 . _ : -");
 	if (label == NULL && strlen(p->name) > KEK_LABEL_MAX)
-		field_error(rep, "kek_label", "required", "the name is too long to be the KEK label");
+		http_field_error(rep, "kek_label", "required", "the name is too long to be the KEK label");
 	snprintf(p->kek_label, sizeof(p->kek_label), "%.*s", KEK_LABEL_MAX, label ? label : p->name);
 	p->allow_plaintext = fieldspec_bool(body, "allow_plaintext", 0);
 	if (p->kek_label[0] == '\0' && !p->allow_plaintext)
-		field_error(rep, "kek_label", "invalid",
+		http_field_error(rep, "kek_label", "invalid",
 			    "an empty label means plaintext session keys: set allow_plaintext to mean it");
 	if (cert && peer_cert_pem_fingerprint(json_string_value(cert), json_string_length(cert),
 					      p->cert_sha256) != 0)
-		field_error(rep, "client_cert", "format", "a PEM certificate");
+		http_field_error(rep, "client_cert", "format", "a PEM certificate");
 	if (ca) {
 		snprintf(p->client_ca, sizeof(p->client_ca), "%s", json_string_value(ca));
 		if (peer_client_ca_check(p->client_ca, err, sizeof(err)) != 0)
-			field_error(rep, "client_ca", "format", err);
+			http_field_error(rep, "client_ca", "format", err);
 	}
 	if (cn) {
 		if (!ca)
-			field_error(rep, "client_cert_cn", "invalid", "goes with client_ca");
+			http_field_error(rep, "client_cert_cn", "invalid", "goes with client_ca");
 		snprintf(p->client_cert_cn, sizeof(p->client_cert_cn), "%s", cn);
 	}
 	snprintf(p->receiver_unknown_code, sizeof(p->receiver_unknown_code), "%s",
 		 code ? code : "UnknownReceiver");
 	p->has_token = fieldspec_string(body, "token") != NULL;
 	if (!cert && !ca && !p->has_token)
-		field_error(rep, "client_cert", "required",
+		http_field_error(rep, "client_cert", "required",
 			    "a peer authenticates with client_cert, client_ca or token: \"generate\"");
 	return rep->field_errors ? IV_ERR_INVALID : 0;
 }
@@ -172,7 +154,7 @@ static int build_peer(struct http_request *req, json_t *body, json_t *cert, json
 static int create_peer(struct http_request *req, struct http_reply *rep)
 {
 	struct store *st = req->svc->st;
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct audit_event ev;
 	struct peer_record *p = calloc(1, sizeof(*p));
 	struct secbuf *kek = secbuf_new(PEER_KEK_LEN);
@@ -201,7 +183,7 @@ static int create_peer(struct http_request *req, struct http_reply *rep)
 		/* the request's copy of the key */
 		secmem_wipe((char *)json_string_value(v), json_string_length(v));
 		if (r != 0) {
-			field_error(rep, "kek", "format", "16 bytes of hex");
+			http_field_error(rep, "kek", "format", "16 bytes of hex");
 			goto out;
 		}
 	} else
@@ -303,7 +285,7 @@ static int get_peer(struct http_request *req, struct http_reply *rep)
 static int delete_peer(struct http_request *req, struct http_reply *rep)
 {
 	struct store *st = req->svc->st;
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct audit_event ev;
 	struct peer_record *p = calloc(1, sizeof(*p));
 	char object[STORE_NAME_MAX + 32];
@@ -352,7 +334,7 @@ static int load_lorawan_device(struct http_request *req, struct http_reply *rep,
 static int set_join_settings(struct http_request *req, struct http_reply *rep)
 {
 	struct store *st = req->svc->st;
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct audit_event ev;
 	struct device_record dev;
 	struct peer_record *peer = calloc(1, sizeof(*peer));
@@ -376,13 +358,13 @@ static int set_join_settings(struct http_request *req, struct http_reply *rep)
 	if (as_peer_id != 0 &&
 	    (st->ops->lorawan->peer_get(st, as_peer_id, peer) != 0 || strcmp(peer->kind, "as") != 0 ||
 	     (peer->tenant_id != 0 && peer->tenant_id != dev.tenant_id))) {
-		field_error(rep, "as_peer_id", "not_found", "no such application-server peer");
+		http_field_error(rep, "as_peer_id", "not_found", "no such application-server peer");
 		r = IV_ERR_INVALID;
 		goto out;
 	}
 	if (fieldspec_string(body, "home_net_id")) {
 		if (hex_decode_exact(fieldspec_string(body, "home_net_id"), netid, sizeof(netid)) != 0) {
-			field_error(rep, "home_net_id", "format", "a NetID, 6 hex digits");
+			http_field_error(rep, "home_net_id", "format", "a NetID, 6 hex digits");
 			r = IV_ERR_INVALID;
 			goto out;
 		}
@@ -415,7 +397,7 @@ out:
 static int reset_nonces(struct http_request *req, struct http_reply *rep)
 {
 	struct store *st = req->svc->st;
-	struct audit_actor actor = actor_of(req);
+	struct audit_actor actor = http_actor(req);
 	struct audit_event ev;
 	struct device_record dev;
 	char object[64];

@@ -321,6 +321,24 @@ static int source_over_limit(struct http_server *srv, const char *addr)
 
 /* ---- replies ---- */
 
+void http_field_error(struct http_reply *rep, const char *field, const char *code,
+		      const char *message)
+{
+	json_t *e = json_object();
+	if (rep->field_errors == NULL)
+		rep->field_errors = json_array();
+	json_object_set_new(e, "field", json_string(field));
+	json_object_set_new(e, "code", json_string(code));
+	json_object_set_new(e, "message", json_string(message));
+	json_array_append_new(rep->field_errors, e);
+}
+
+struct audit_actor http_actor(const struct http_request *req)
+{
+	return (struct audit_actor){req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
+				    req->who.name, req->source};
+}
+
 json_t *http_error_body(int code, const char *message, json_t *field_errors)
 {
 	json_t *err = json_object();

@@ -118,8 +118,7 @@ static int put_codec(struct http_request *req, struct http_reply *rep)
 {
 	struct device_record dev;
 	struct store *st = req->svc->st;
-	struct audit_actor actor = {req->who.kind == PRINCIPAL_APIKEY ? "apikey" : "user",
-				    req->who.name, req->source};
+	struct audit_actor actor = http_actor(req);
 	struct audit_event ev;
 	json_t *body = NULL, *errors = NULL;
 	char object[64];

@@ -34,16 +34,6 @@ static int parse_body(struct http_request *req, struct http_reply *rep,
 	return r;
 }
 
-static json_t *field_error(const char *field, const char *code, const char *message)
-{
-	json_t *errors = json_array(), *e = json_object();
-	json_object_set_new(e, "field", json_string(field));
-	json_object_set_new(e, "code", json_string(code));
-	json_object_set_new(e, "message", json_string(message));
-	json_array_append_new(errors, e);
-	return errors;
-}
-
 static json_t *user_json(const struct user_state *u)
 {
 	json_t *o = json_object();
@@ -121,14 +111,14 @@ static int create_user(struct http_request *req, struct http_reply *rep)
 	pw = json_object_get(body, "password");
 	generate = fieldspec_bool(body, "generate", 0);
 	if (!auth_name_valid(name)) {
-		rep->field_errors = field_error("name", "format",
+		http_field_error(rep, "name", "format",
 						"1-64 characters of a-z 0-9 . _ -, starting with a "
 						"letter or digit");
 		r = IV_ERR_INVALID;
 		goto out;
 	}
 	if (generate == (json_is_string(pw) ? 1 : 0)) {
-		rep->field_errors = field_error("password", "required",
+		http_field_error(rep, "password", "required",
 						"give either a password or \"generate\": true");
 		r = IV_ERR_INVALID;
 		goto out;
@@ -142,7 +132,7 @@ static int create_user(struct http_request *req, struct http_reply *rep)
 		len = json_string_length(pw);
 	}
 	if ((r = password_policy_check(svc->password_policy, password, len, name, &reason)) != 0) {
-		rep->field_errors = field_error("password", "weak_password", reason);
+		http_field_error(rep, "password", "weak_password", reason);
 		rep->error_message = reason;
 		goto out;
 	}
