@@ -28,6 +28,10 @@ struct outbox_message {
  * a body over OUTBOX_BODY_MAX. */
 int outbox_enqueue(struct store *st, const struct outbox_message *msg) IV_WUR;
 
+/* The application level of DEV's messages: the name of its "app:<name>"
+ * tag, else "default" (written to OUT, CAP bytes). */
+void outbox_application_of(const struct device_record *dev, char *out, size_t cap);
+
 /* Starts and stops the delivery workers of SVC (called by `serve`). */
 int outbox_workers_start(struct service *svc) IV_WUR;
 void outbox_workers_stop(struct service *svc);

@@ -26,19 +26,6 @@ static void security_event(struct store *st, int64_t tenant_id, const char *kind
 		log_error("appserver: security event %s could not be recorded", kind);
 }
 
-/* "app:<name>" tag of the device, else "default" (the outbox's topic level). */
-static void application_of(const struct device_record *dev, char *out, size_t cap)
-{
-	char copy[STORE_TAGS_MAX + 1], *save = NULL;
-	snprintf(out, cap, "default");
-	snprintf(copy, sizeof(copy), "%s", dev->tags);
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (strncmp(t, "app:", 4) == 0 && t[4] != '\0') {
-			snprintf(out, cap, "%s", t + 4);
-			return;
-		}
-}
-
 /* The session of UP: by SessionKeyID, else adopted from its envelope under
  * the own AS peer's KEK. Inside the write transaction. */
 static int find_session(struct service *svc, const struct device_record *dev,
@@ -237,7 +224,7 @@ int appserver_ingest(struct service *svc, const struct principal *who,
 			r = IV_ERR_NOMEM;
 			goto out;
 		}
-		application_of(&dev, app, sizeof(app));
+		outbox_application_of(&dev, app, sizeof(app));
 		om = (struct outbox_message){dev.tenant_id, who->tenant, app, dev.dev_eui, "up",
 					     msg_text};
 		q = outbox_enqueue(st, &om);

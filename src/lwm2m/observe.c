@@ -36,19 +36,6 @@ static int64_t session_device(struct lwm2m_session *ls)
 	return -1;
 }
 
-/* "default" or the device's app:<name> tag, as the application server does. */
-static void application_of(const struct device_record *dev, char *out, size_t cap)
-{
-	char copy[STORE_TAGS_MAX + 1], *save = NULL;
-	snprintf(out, cap, "default");
-	snprintf(copy, sizeof(copy), "%s", dev->tags);
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
-		if (strncmp(t, "app:", 4) == 0 && t[4] != '\0') {
-			snprintf(out, cap, "%s", t + 4);
-			return;
-		}
-}
-
 /* Decodes RECEIVED's payload under the observation's path, stores it as a
  * notification with sequence SEQ and queues it for the integrations. Under
  * the service lock, inside the caller's write transaction. */
@@ -138,7 +125,7 @@ static int store_and_publish(struct lwm2m_server *srv, const struct lwm2m_observ
 		r = IV_ERR_NOMEM;
 		goto out;
 	}
-	application_of(&dev, app, sizeof(app));
+	outbox_application_of(&dev, app, sizeof(app));
 	om = (struct outbox_message){dev.tenant_id, tenant.name, app, dev.endpoint,
 				     LWM2M_NOTIFY_EVENT, msg_text};
 	r = outbox_enqueue(st, &om);

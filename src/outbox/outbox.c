@@ -147,6 +147,18 @@ static int note_overflow(struct store *st, const struct outbox_message *msg, int
 	return st->ops->outbox->overflow_event_mark(st, msg->tenant_id, now);
 }
 
+void outbox_application_of(const struct device_record *dev, char *out, size_t cap)
+{
+	char copy[STORE_TAGS_MAX + 1], *save = NULL;
+	snprintf(out, cap, "default");
+	snprintf(copy, sizeof(copy), "%s", dev->tags);
+	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+		if (strncmp(t, "app:", 4) == 0 && t[4] != '\0') {
+			snprintf(out, cap, "%s", t + 4);
+			return;
+		}
+}
+
 int outbox_enqueue(struct store *st, const struct outbox_message *msg)
 {
 	struct outbox_settings s;
