@@ -37,6 +37,7 @@ cat >>"$D/iotvault.conf" <<CONF
 
 [lwm2m]
 dm_timeout_ms = 3000
+notifications_per_device = 10
 
 [mqtt]
 url = mqtts://localhost:$MPORT
@@ -161,6 +162,17 @@ wait_for 15 mqtt_has 83 || fail "notification 83 not on MQTT"
 mqtt_has 84 && fail "the malformed notification was published"
 note "malformed notification dropped, the observation goes on"
 
+# [lwm2m] notifications_per_device = 10: the oldest give way
+for v in 82 81 80 79 78 77 76 75; do
+	kill -USR2 "$PID1"
+	wait_for 10 has_value "$v" || fail "notification $v not stored"
+done
+assert_eq "$(notif_count)" 10 "stored notifications capped at notifications_per_device"
+has_value 87 && fail "the oldest notification was kept beyond the cap"
+has_value 86 && fail "the second oldest notification was kept beyond the cap"
+has_value 85 || fail "the third oldest went too early"
+note "notifications_per_device keeps the newest 10"
+
 # ---- 4. cancel ----
 api DELETE "$L/observations/99999"
 assert_eq "$STATUS $(error_code)" "404 not_found" "unknown observation"
@@ -172,9 +184,9 @@ wait_for 5 grep -q '^cancelled /3/0/9$' "$T/dev1.serve" || fail "the device saw 
 api GET "$L/observations"
 assert_eq "$(json_get observations)" "[]" "no observation after cancel"
 kill -USR2 "$PID1"
-wait_for 5 grep -q '^notify /3/0/9 82$' "$T/dev1.serve" || fail "the client did not change the value"
+wait_for 5 grep -q '^notify /3/0/9 74$' "$T/dev1.serve" || fail "the client did not change the value"
 sleep 1
-assert_eq "$(notif_count)" 4 "no notification after cancel"
+assert_eq "$(notif_count)" 10 "no notification after cancel"
 api DELETE "$L/observations/$OBS"
 assert_eq "$STATUS" 404 "cancel twice"
 note "cancel reached the device"
