@@ -1,8 +1,9 @@
 /* libFuzzer target for what the LwM2M certificate modes accept from outside
  * (src/lwm2m/pki.c): a tenant CA upload, a device's raw public key or
  * certificate (PEM or DER), and the names a peer's certificate offers. What
- * is accepted must be consistent: a key's SHA-256 is its SPKI's, a
- * certificate names its endpoint. */
+ * is accepted must be consistent: a stored CA is its certificate alone and
+ * parses back to itself, a key's SHA-256 is its SPKI's, a certificate names
+ * its endpoint. */
 #include "iotvault/lwm2m_pki.h"
 
 #include <gnutls/crypto.h>
@@ -14,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct lwm2m_tenant_ca_record ca;
+	static struct lwm2m_tenant_ca_record ca, again;
 	static struct lwm2m_device_security_record sec;
 	static char text[LWM2M_CA_PEM_MAX + 1];
 	char names[LWM2M_CERT_NAMES_MAX][256];
@@ -25,8 +26,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size <= LWM2M_CA_PEM_MAX) {
 		memcpy(text, data, size);
 		text[size] = '\0';
+		/* what is stored is the certificate alone, re-encoded: it parses
+		 * back to itself, and nothing that carried a private key is taken */
 		if (lwm2m_pki_parse_ca(text, strlen(text), 1, &ca, &why) == 0 &&
-		    (strlen(ca.sha256) != 64 || strcmp(ca.certificate_pem, text) != 0))
+		    (strlen(ca.sha256) != 64 || strstr(text, "PRIVATE KEY") != NULL ||
+		     lwm2m_pki_parse_ca(ca.certificate_pem, strlen(ca.certificate_pem), 1, &again,
+					&why) != 0 ||
+		     strcmp(again.sha256, ca.sha256) != 0 ||
+		     strcmp(again.certificate_pem, ca.certificate_pem) != 0))
 			abort();
 	}
 	if (lwm2m_pki_parse_device("rpk", data, size, "urn:dev:fuzz", &sec, &why) == 0) {
