@@ -22,6 +22,8 @@
 #      the location, page cache), not per-DTLS-session state; the latter is
 #      measured at DEVICES live sessions (round 2 is held open) instead.
 # Usage: bench/lwm2m.sh [BUILD_DIR] (default build/); DEVICES, CLIENTS,
+# LWM2M_CERTIFICATE (default off: PSK only; a path, relative to the data
+# directory, e.g. tls/cert.pem, measures with certificate credentials set up),
 # INFLIGHT (default "1 8") and REPEAT (default 5: the handshake and round-2
 # runs go over the devices that many times) from the environment. Bounded: each load run stops
 # after 300 s, the whole script after 10 minutes. Nothing here is a timed
@@ -134,6 +136,7 @@ dm_listen = 127.0.0.1:$DM_PORT
 bootstrap_listen = 127.0.0.1:$BS_PORT
 nosec = 127.0.0.1:$NOSEC_PORT
 dm_server_uri = coaps://127.0.0.1:$DM_PORT
+certificate = ${LWM2M_CERTIFICATE:-off}
 EOF
 "$IV" serve --data "$D" --listen "127.0.0.1:$HTTPS_PORT" --backend-listen off \
 	>"$WORK/serve.out" 2>"$WORK/serve.err" &
