@@ -432,7 +432,7 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 	uint8_t *payload = NULL;
 	char args[256], query[LWM2M_DM_QUERY_MAX + 1] = "";
 	size_t len = 0;
-	int tlv, audited = 0, held = 0, r;
+	int tlv, audited = 0, held = 0, entered = 0, r;
 
 	if ((r = dm_path(req, rep, &path)) != 0 || (r = dm_policy(m, &path, rep)) != 0)
 		return r;
@@ -501,6 +501,13 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 		goto out;
 	}
 
+	/* a place among the requests waiting for devices, before the audit
+	 * record: a refused request (503 busy) leaves no trace */
+	if (!held) {
+		if ((r = lwm2m_http_dm_enter(req, rep, dev.tenant_id)) != 0)
+			goto out;
+		entered = 1;
+	}
 	/* audited before it is sent (or held): no record, no change */
 	if (lwm2m_dm_audit_action(m) != NULL) {
 		service_lock(req->svc);
@@ -517,10 +524,9 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 			audited = 0;
 		goto out;
 	}
-	if ((r = lwm2m_http_dm_enter(req, rep, dev.tenant_id)) != 0)
-		goto out;
 	r = lwm2m_dm_send(&dmr, &resp);
 	lwm2m_http_dm_leave(dev.tenant_id);
+	entered = 0;
 	if (r == IV_ERR_DEVICE_TIMEOUT)
 		rep->error_message = "the device did not answer in time";
 	else if (r == IV_ERR_DEVICE_UNREACHABLE)
@@ -558,6 +564,8 @@ int lwm2m_http_dm_operation(struct http_request *req, struct http_reply *rep, en
 		break;
 	}
 out:
+	if (entered)
+		lwm2m_http_dm_leave(dev.tenant_id);
 	if (audited) {
 		char result[32];
 		int ra;

@@ -40,6 +40,12 @@ code="$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' "https://127.0.0.1:
 ms=$((($(date +%s%N) - start) / 1000000))
 assert_eq "$code" 200 "health while reads wait for a quiet device"
 ((ms < 2000)) || fail "health took $ms ms while reads waited"
+# a write refused for want of a place leaves no audit record and sends nothing
+writes_before="$(db_query "$D" "select count(*) from audit_log where action = 'lwm2m.write'")"
+api_json PUT "/api/v1/devices/$DEV1/lwm2m/3/0/13" '{"records":[{"path":"/3/0/13","value":1800000999}]}'
+assert_eq "$STATUS $(error_code)" "503 busy" "a write while every place is taken"
+assert_eq "$(db_query "$D" "select count(*) from audit_log where action = 'lwm2m.write'")" "$writes_before" \
+	"audit records of a write refused busy"
 api_login
 note "health ($ms ms) and login answer while eight reads wait for a quiet device"
 for p in "${pids[@]}"; do wait "$p" || true; done
