@@ -184,6 +184,11 @@ void http_field_error(struct http_reply *rep, const char *field, const char *cod
 /* The audit actor of the request's principal: an API key or a user, by
  * name, from the request's source address. */
 struct audit_actor http_actor(const struct http_request *req);
+/* The device of the route's first parameter ({id}) in the caller's tenant
+ * (another tenant's: 404). KIND ("lorawan", "lwm2m"; NULL: any) must match,
+ * else WRONG_KIND (IV_ERR_NOT_FOUND or IV_ERR_INVALID) with a message. */
+int http_load_device(struct http_request *req, struct http_reply *rep, const char *kind,
+		     int wrong_kind, struct device_record *dev) IV_WUR;
 /* Parses a positive int64 path or query parameter. */
 int http_parse_id(const char *text, int64_t *out) IV_WUR;
 

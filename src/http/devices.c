@@ -370,16 +370,7 @@ fail:
 /* The device named by the path, in the caller's tenant (others: 404). */
 static int load_device(struct http_request *req, struct http_reply *rep, struct device_record *dev)
 {
-	struct device_selector sel = {0};
-	int r;
-	if (http_parse_id(req->params[0], &sel.id) != 0) {
-		rep->error_message = "device id must be a positive integer";
-		return IV_ERR_NOT_FOUND;
-	}
-	r = req->svc->st->ops->device_get(req->svc->st, req->who.tenant_id, &sel, dev);
-	if (r == IV_ERR_NOT_FOUND)
-		rep->error_message = "no such device";
-	return r;
+	return http_load_device(req, rep, NULL, 0, dev);
 }
 
 static int get_device(struct http_request *req, struct http_reply *rep)

@@ -60,25 +60,13 @@ static json_t *registration_to_json(const struct lwm2m_registration_record *g)
 static int get_lwm2m(struct http_request *req, struct http_reply *rep)
 {
 	struct store *st = req->svc->st;
-	struct device_selector sel = {0};
 	struct device_record dev;
 	struct lwm2m_registration_record reg;
 	json_t *creds;
 	int r;
 
-	if (http_parse_id(req->params[0], &sel.id) != 0) {
-		rep->error_message = "device id must be a positive integer";
-		return IV_ERR_NOT_FOUND;
-	}
-	if ((r = st->ops->device_get(st, req->who.tenant_id, &sel, &dev)) != 0) {
-		if (r == IV_ERR_NOT_FOUND)
-			rep->error_message = "no such device";
+	if ((r = http_load_device(req, rep, "lwm2m", IV_ERR_NOT_FOUND, &dev)) != 0)
 		return r;
-	}
-	if (strcmp(dev.kind, "lwm2m") != 0) {
-		rep->error_message = "not an LwM2M device";
-		return IV_ERR_NOT_FOUND;
-	}
 	r = st->ops->lwm2m->registration_get(st, dev.id, &reg);
 	if (r != 0 && r != IV_ERR_NOT_FOUND)
 		return r;
@@ -317,21 +305,9 @@ static int dm_lookup(struct http_request *req, struct http_reply *rep,
 		     struct device_record *dev, struct lwm2m_registration_record *reg)
 {
 	struct store *st = req->svc->st;
-	struct device_selector sel = {0};
 	int r;
-	if (http_parse_id(req->params[0], &sel.id) != 0) {
-		rep->error_message = "device id must be a positive integer";
-		return IV_ERR_NOT_FOUND;
-	}
-	if ((r = st->ops->device_get(st, req->who.tenant_id, &sel, dev)) != 0) {
-		if (r == IV_ERR_NOT_FOUND)
-			rep->error_message = "no such device";
+	if ((r = http_load_device(req, rep, "lwm2m", IV_ERR_NOT_FOUND, dev)) != 0)
 		return r;
-	}
-	if (strcmp(dev->kind, "lwm2m") != 0) {
-		rep->error_message = "not an LwM2M device";
-		return IV_ERR_NOT_FOUND;
-	}
 	r = st->ops->lwm2m->registration_get(st, dev->id, reg);
 	if (r == 0 && reg->expires_at <= store_now_ms())
 		r = IV_ERR_NOT_FOUND;

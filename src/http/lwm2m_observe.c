@@ -229,20 +229,7 @@ static int op_observe(struct http_request *req, struct http_reply *rep)
 /* The LwM2M device of the route's {id}. */
 static int load_device(struct http_request *req, struct http_reply *rep, struct device_record *dev)
 {
-	struct store *st = req->svc->st;
-	struct device_selector sel = {0};
-	int r;
-	if (http_parse_id(req->params[0], &sel.id) != 0) {
-		rep->error_message = "device id must be a positive integer";
-		return IV_ERR_NOT_FOUND;
-	}
-	if ((r = st->ops->device_get(st, req->who.tenant_id, &sel, dev)) == IV_ERR_NOT_FOUND)
-		rep->error_message = "no such device";
-	else if (r == 0 && strcmp(dev->kind, "lwm2m") != 0) {
-		rep->error_message = "not an LwM2M device";
-		r = IV_ERR_NOT_FOUND;
-	}
-	return r;
+	return http_load_device(req, rep, "lwm2m", IV_ERR_NOT_FOUND, dev);
 }
 
 static int list_observation(void *ctx, const struct lwm2m_observation_record *o)

@@ -124,20 +124,7 @@ static int delete_ca(struct http_request *req, struct http_reply *rep)
 
 static int load_device(struct http_request *req, struct http_reply *rep, struct device_record *dev)
 {
-	struct device_selector sel = {0};
-	int r;
-	if (http_parse_id(req->params[0], &sel.id) != 0) {
-		rep->error_message = "no such device";
-		return IV_ERR_NOT_FOUND;
-	}
-	r = req->svc->st->ops->device_get(req->svc->st, req->who.tenant_id, &sel, dev);
-	if (r == IV_ERR_NOT_FOUND)
-		rep->error_message = "no such device";
-	if (r == 0 && strcmp(dev->kind, "lwm2m") != 0) {
-		rep->error_message = "not an LwM2M device";
-		r = IV_ERR_NOT_FOUND;
-	}
-	return r;
+	return http_load_device(req, rep, "lwm2m", IV_ERR_NOT_FOUND, dev);
 }
 
 static json_t *security_json(const struct device_record *dev,

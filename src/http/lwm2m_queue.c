@@ -117,21 +117,13 @@ out:
 static int get_request(struct http_request *req, struct http_reply *rep)
 {
 	struct store *st = req->svc->st;
-	struct device_selector sel = {0};
 	struct device_record dev;
 	int64_t rid;
 	json_t *o = NULL;
 	int r;
 
-	if (http_parse_id(req->params[0], &sel.id) != 0) {
-		rep->error_message = "device id must be a positive integer";
-		return IV_ERR_NOT_FOUND;
-	}
-	if ((r = st->ops->device_get(st, req->who.tenant_id, &sel, &dev)) != 0 ||
-	    strcmp(dev.kind, "lwm2m") != 0) {
-		rep->error_message = "no such LwM2M device";
-		return r == 0 || r == IV_ERR_NOT_FOUND ? IV_ERR_NOT_FOUND : r;
-	}
+	if ((r = http_load_device(req, rep, "lwm2m", IV_ERR_NOT_FOUND, &dev)) != 0)
+		return r;
 	if (http_parse_id(req->params[1], &rid) != 0 ||
 	    (r = st->ops->lwm2m_queue->held_get(st, dev.id, rid, held_to_json, &o)) ==
 		    IV_ERR_NOT_FOUND) {

@@ -315,20 +315,7 @@ out:
 static int load_lorawan_device(struct http_request *req, struct http_reply *rep,
 			       struct device_record *dev)
 {
-	struct device_selector sel = {0};
-	int r;
-	if (http_parse_id(req->params[0], &sel.id) != 0) {
-		rep->error_message = "no such device";
-		return IV_ERR_NOT_FOUND;
-	}
-	r = req->svc->st->ops->device_get(req->svc->st, req->who.tenant_id, &sel, dev);
-	if (r == IV_ERR_NOT_FOUND)
-		rep->error_message = "no such device";
-	if (r == 0 && strcmp(dev->kind, "lorawan") != 0) {
-		rep->error_message = "join settings and DevNonces are for lorawan devices";
-		r = IV_ERR_INVALID;
-	}
-	return r;
+	return http_load_device(req, rep, "lorawan", IV_ERR_INVALID, dev);
 }
 
 static int set_join_settings(struct http_request *req, struct http_reply *rep)

@@ -339,6 +339,26 @@ struct audit_actor http_actor(const struct http_request *req)
 				    req->who.name, req->source};
 }
 
+int http_load_device(struct http_request *req, struct http_reply *rep, const char *kind,
+		     int wrong_kind, struct device_record *dev)
+{
+	struct device_selector sel = {0};
+	int r;
+	if (http_parse_id(req->params[0], &sel.id) != 0) {
+		rep->error_message = "device id must be a positive integer";
+		return IV_ERR_NOT_FOUND;
+	}
+	r = req->svc->st->ops->device_get(req->svc->st, req->who.tenant_id, &sel, dev);
+	if (r == IV_ERR_NOT_FOUND)
+		rep->error_message = "no such device";
+	else if (r == 0 && kind != NULL && strcmp(dev->kind, kind) != 0) {
+		rep->error_message = strcmp(kind, "lwm2m") == 0 ? "not an LwM2M device"
+								 : "not a LoRaWAN device";
+		r = wrong_kind;
+	}
+	return r;
+}
+
 json_t *http_error_body(int code, const char *message, json_t *field_errors)
 {
 	json_t *err = json_object();
