@@ -16,6 +16,8 @@ set -euo pipefail
 umask 077
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$SRC/bench/lib.sh"
 BUILD="${1:-$SRC/build}"
 IV="$BUILD/iotvault"
 HANDSHAKES="${HANDSHAKES:-400}"
@@ -47,26 +49,7 @@ CLIENT="$WORK/lwm2m_client"
 cc -std=c17 -D_GNU_SOURCE -O2 -o "$CLIENT" "$SRC/tests/lwm2m_client/lwm2m_client.c" \
 	$(pkg-config --cflags --libs libcoap-3-gnutls)
 
-read -r HTTPS_PORT DM_PORT BS_PORT RD_PORT <<<"$(python3 - <<'EOF'
-import socket
-# the last port is followed by a free one: coap-rd-gnutls serves coaps on port+1
-out, keep = [], []
-def take(port):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    t = socket.socket()
-    try:
-        u.bind(("127.0.0.1", port)); t.bind(("127.0.0.1", u.getsockname()[1]))
-    except OSError:
-        return 0
-    keep.extend([u, t])
-    return u.getsockname()[1]
-while len(out) < 4:
-    p = take(0)
-    if p and (len(out) < 3 or take(p + 1)):
-        out.append(p)
-print(*out)
-EOF
-)"
+read -r HTTPS_PORT DM_PORT BS_PORT RD_PORT <<<"$(coap_rd_ports 4)"
 
 # One PSK for both servers: text (coap-rd-gnutls -k takes text), stored in
 # the vault as its bytes. It is a throwaway benchmark key.

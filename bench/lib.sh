@@ -1,5 +1,6 @@
-# bench/lib.sh: shell helpers shared by the HTTPS benchmarks (bench/http.sh,
-# bench/join.sh), sourced, never run. They keep what both scripts promise in
+# bench/lib.sh: shell helpers shared by the benchmarks (bench/http.sh,
+# bench/join.sh; bench/dtls.sh and bench/lwm2m.sh use coap_rd_ports), sourced,
+# never run. They keep what both scripts promise in
 # one place: throwaway state removed by a trap whatever happens, loopback only,
 # and an nginx reference with exactly iotvault's TLS policy.
 #
@@ -80,6 +81,30 @@ free_port_except() {
 		[ "$taken" = 1 ] || break
 	done
 	echo "$p"
+}
+
+# N loopback ports free for UDP and TCP (printed on one line); the last is
+# followed by a free one too, because coap-rd-gnutls serves coaps on port+1.
+coap_rd_ports() { # N
+	python3 - "$1" <<'EOF'
+import socket, sys
+n = int(sys.argv[1])
+out, keep = [], []
+def take(port):
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    t = socket.socket()
+    try:
+        u.bind(("127.0.0.1", port)); t.bind(("127.0.0.1", u.getsockname()[1]))
+    except OSError:
+        return 0
+    keep.extend([u, t])
+    return u.getsockname()[1]
+while len(out) < n:
+    p = take(0)
+    if p and (len(out) < n - 1 or take(p + 1)):
+        out.append(p)
+print(*out)
+EOF
 }
 
 wait_for_listen() { # port pid

@@ -32,6 +32,8 @@ set -euo pipefail
 umask 077
 
 SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=bench/lib.sh
+source "$SRC/bench/lib.sh"
 BUILD="${1:-$SRC/build}"
 IV="$BUILD/iotvault"
 DEVICES="${DEVICES:-200}"
@@ -76,26 +78,7 @@ cc -std=c17 -D_GNU_SOURCE -O2 -o "$WORK/lwm2m_client" "$SRC/tests/lwm2m_client/l
 cc -std=c17 -D_GNU_SOURCE -O2 -o "$WORK/lwm2m_load" "$SRC/bench/lwm2m_load.c" $COAP_FLAGS
 LOAD="$WORK/lwm2m_load"
 
-read -r HTTPS_PORT DM_PORT BS_PORT NOSEC_PORT RD_PORT <<<"$(python3 - <<'EOF'
-import socket
-# the last port is followed by a free one: coap-rd-gnutls serves coaps on port+1
-out, keep = [], []
-def take(port):
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    t = socket.socket()
-    try:
-        u.bind(("127.0.0.1", port)); t.bind(("127.0.0.1", u.getsockname()[1]))
-    except OSError:
-        return 0
-    keep.extend([u, t])
-    return u.getsockname()[1]
-while len(out) < 5:
-    p = take(0)
-    if p and (len(out) < 4 or take(p + 1)):
-        out.append(p)
-print(*out)
-EOF
-)"
+read -r HTTPS_PORT DM_PORT BS_PORT NOSEC_PORT RD_PORT <<<"$(coap_rd_ports 5)"
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 mib() { python3 -c "import sys; print('%.1f' % (int(sys.argv[1]) / 1024))" "$1"; }
